@@ -1,0 +1,377 @@
+//! The subset of RFC 8941 structured fields the protocol uses: dictionaries whose members
+//! are items or inner lists, with parameters; bare items of type integer, string, token,
+//! byte sequence and boolean. Decimals are parsed as tokens are not: they are refused.
+//!
+//! The parser is strict (RFC 8941 §4.2) with one deliberate leniency: byte sequences are
+//! returned as their raw text so callers decide which base64 alphabet to accept (the
+//! reference writes `Signature` values in base64url, digest §2.11 D2).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write as _};
+
+/// A bare item (RFC 8941 §3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BareItem<'a> {
+    /// `?1` / `?0`.
+    Boolean(bool),
+    /// The text between the colons of `:…:`, not yet decoded.
+    ByteSequence(&'a str),
+    /// An integer of at most 15 digits.
+    Integer(i64),
+    /// A string, unescaped.
+    String(String),
+    /// A token.
+    Token(&'a str),
+}
+
+impl BareItem<'_> {
+    /// The string value, if this is a string.
+    pub fn as_string(&self) -> Option<&str> {
+        match self {
+            Self::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parameters in order of appearance (RFC 8941 §3.1.2). Duplicate keys: the last one wins on
+/// lookup, as the RFC requires.
+pub type Parameters<'a> = Vec<(&'a str, BareItem<'a>)>;
+
+/// Looks a parameter up; the last occurrence wins (RFC 8941 §4.2.3.2).
+pub fn param<'p, 'a>(params: &'p Parameters<'a>, key: &str) -> Option<&'p BareItem<'a>> {
+    params.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+/// An item or inner list with its parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Member<'a> {
+    /// A bare item with parameters.
+    Item(BareItem<'a>, Parameters<'a>),
+    /// An inner list of items with parameters, and the list's own parameters.
+    InnerList(Vec<(BareItem<'a>, Parameters<'a>)>, Parameters<'a>),
+}
+
+/// A parse failure; the structured-field grammar is not reported in more detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SfError;
+
+impl fmt::Display for SfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("malformed structured field")
+    }
+}
+
+impl core::error::Error for SfError {}
+
+/// Parses a dictionary (RFC 8941 §4.2.2). Members keep their order; a key seen twice keeps
+/// its last value in the first key's place, per the RFC.
+///
+/// # Errors
+/// [`SfError`] on any deviation from the grammar.
+pub fn parse_dictionary(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError> {
+    let mut p = Parser::new(input);
+    let mut out: Vec<(&str, Member<'_>)> = Vec::new();
+    p.skip_sp();
+    if p.at_end() {
+        return Ok(out);
+    }
+    loop {
+        let key = p.key()?;
+        let member = if p.eat(b'=') {
+            p.member()?
+        } else {
+            Member::Item(BareItem::Boolean(true), p.parameters()?)
+        };
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = member,
+            None => out.push((key, member)),
+        }
+        p.skip_ows();
+        if p.at_end() {
+            return Ok(out);
+        }
+        if !p.eat(b',') {
+            return Err(SfError);
+        }
+        p.skip_ows();
+        if p.at_end() {
+            return Err(SfError);
+        }
+    }
+}
+
+/// Parses an item (RFC 8941 §4.2.3).
+///
+/// # Errors
+/// [`SfError`] on any deviation from the grammar.
+pub fn parse_item(input: &str) -> Result<(BareItem<'_>, Parameters<'_>), SfError> {
+    let mut p = Parser::new(input);
+    p.skip_sp();
+    let item = p.bare_item()?;
+    let params = p.parameters()?;
+    p.skip_sp();
+    if !p.at_end() {
+        return Err(SfError);
+    }
+    Ok((item, params))
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(s: &'a str) -> Self {
+        Self { s, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_sp(&mut self) {
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(&f) {
+            self.pos += 1;
+        }
+        &self.s[start..self.pos]
+    }
+
+    fn key(&mut self) -> Result<&'a str, SfError> {
+        match self.peek() {
+            Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
+            _ => return Err(SfError),
+        }
+        Ok(self.take_while(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*')
+        }))
+    }
+
+    fn member(&mut self) -> Result<Member<'a>, SfError> {
+        if self.eat(b'(') {
+            let mut items = Vec::new();
+            loop {
+                self.skip_sp();
+                if self.eat(b')') {
+                    return Ok(Member::InnerList(items, self.parameters()?));
+                }
+                let item = self.bare_item()?;
+                let params = self.parameters()?;
+                items.push((item, params));
+                match self.peek() {
+                    Some(b' ' | b')') => {}
+                    _ => return Err(SfError),
+                }
+            }
+        }
+        let item = self.bare_item()?;
+        Ok(Member::Item(item, self.parameters()?))
+    }
+
+    fn parameters(&mut self) -> Result<Parameters<'a>, SfError> {
+        let mut out = Parameters::new();
+        while self.eat(b';') {
+            self.skip_sp();
+            let key = self.key()?;
+            let value = if self.eat(b'=') {
+                self.bare_item()?
+            } else {
+                BareItem::Boolean(true)
+            };
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    fn bare_item(&mut self) -> Result<BareItem<'a>, SfError> {
+        match self.peek().ok_or(SfError)? {
+            b'-' | b'0'..=b'9' => self.integer(),
+            b'"' => self.string(),
+            b':' => {
+                self.pos += 1;
+                let body = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'));
+                if !self.eat(b':') {
+                    return Err(SfError);
+                }
+                Ok(BareItem::ByteSequence(body))
+            }
+            b'?' => {
+                self.pos += 1;
+                match self.peek() {
+                    Some(b'1') => {
+                        self.pos += 1;
+                        Ok(BareItem::Boolean(true))
+                    }
+                    Some(b'0') => {
+                        self.pos += 1;
+                        Ok(BareItem::Boolean(false))
+                    }
+                    _ => Err(SfError),
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'*' => Ok(BareItem::Token(self.take_while(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(
+                        c,
+                        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
+                            | b'^' | b'_' | b'`' | b'|' | b'~' | b':' | b'/'
+                    )
+            }))),
+            _ => Err(SfError),
+        }
+    }
+
+    fn integer(&mut self) -> Result<BareItem<'a>, SfError> {
+        let neg = self.eat(b'-');
+        let digits = self.take_while(|c| c.is_ascii_digit());
+        if digits.is_empty() || digits.len() > 15 || self.peek() == Some(b'.') {
+            return Err(SfError);
+        }
+        let mut v: i64 = 0;
+        for d in digits.bytes() {
+            v = v * 10 + i64::from(d - b'0');
+        }
+        Ok(BareItem::Integer(if neg { -v } else { v }))
+    }
+
+    fn string(&mut self) -> Result<BareItem<'a>, SfError> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            match self.peek().ok_or(SfError)? {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(BareItem::String(out));
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(c @ (b'"' | b'\\')) => {
+                            out.push(char::from(c));
+                            self.pos += 1;
+                        }
+                        _ => return Err(SfError),
+                    }
+                }
+                c @ 0x20..=0x7e => {
+                    out.push(char::from(c));
+                    self.pos += 1;
+                }
+                _ => return Err(SfError),
+            }
+        }
+    }
+}
+
+/// Writes `s` as an RFC 8941 string (quoted, `"` and `\` escaped).
+///
+/// # Errors
+/// [`SfError`] when `s` holds characters outside printable ASCII.
+pub fn write_string(out: &mut String, s: &str) -> Result<(), SfError> {
+    if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(SfError);
+    }
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    Ok(())
+}
+
+/// True when `s` is a valid RFC 8941 key (labels, parameter names).
+pub fn is_key(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_lowercase() || b[0] == b'*')
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*')
+        })
+}
+
+/// Writes an integer.
+pub fn write_integer(out: &mut String, v: i64) {
+    let _ = write!(out, "{v}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionary_with_inner_list_and_params() {
+        let d = parse_dictionary(r#"sig1=("@method" "@path");created=1768785919;keyid="k\"1""#)
+            .unwrap();
+        assert_eq!(d.len(), 1);
+        let Member::InnerList(items, params) = &d[0].1 else { panic!() };
+        assert_eq!(items.len(), 2);
+        assert_eq!(param(params, "created"), Some(&BareItem::Integer(1_768_785_919)));
+        assert_eq!(param(params, "keyid").unwrap().as_string(), Some("k\"1"));
+    }
+
+    #[test]
+    fn items_and_booleans() {
+        let (item, params) = parse_item(r#"httpsig; identity=?1; auth-token; x="y""#).unwrap();
+        assert_eq!(item, BareItem::Token("httpsig"));
+        assert_eq!(param(&params, "auth-token"), Some(&BareItem::Boolean(true)));
+        assert_eq!(param(&params, "identity"), Some(&BareItem::Boolean(true)));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "sig1=(", "sig1=(\"a\"", "Sig1=1", "a=1,", "a=1 b=2", "a=\"\u{7f}\"", "a=1.5",
+            "a=1234567890123456", "a=:abc", "a=?2", "a=\"\\x\"",
+        ] {
+            assert!(parse_dictionary(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        let d = parse_dictionary("a=1, b=2, a=3").unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0], ("a", Member::Item(BareItem::Integer(3), Vec::new())));
+    }
+
+    #[test]
+    fn string_round_trip() {
+        let mut s = String::new();
+        write_string(&mut s, r#"a"b\c"#).unwrap();
+        assert_eq!(s, r#""a\"b\\c""#);
+        let (item, _) = parse_item(&s).unwrap();
+        assert_eq!(item.as_string(), Some(r#"a"b\c"#));
+        assert!(write_string(&mut s, "é").is_err());
+    }
+}
