@@ -31,8 +31,10 @@
 extern crate alloc;
 
 mod b64;
+pub mod content_digest;
 pub mod crypto;
 pub mod error;
+pub mod httpsig;
 pub mod jwk;
 mod request;
 pub mod sf;
