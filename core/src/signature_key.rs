@@ -401,6 +401,9 @@ enum Value {
     Other,
 }
 
+/// A label and its parameters, not yet typed.
+type RawMember<'a> = (&'a str, Vec<(&'a str, Value)>);
+
 /// The legacy syntax is `label "=("`; an RFC 8941 inner list is not a valid Signature-Key
 /// member, so `=(` decides.
 fn is_legacy(raw: &str) -> bool {
@@ -411,7 +414,7 @@ fn is_legacy(raw: &str) -> bool {
 
 /// `label "=(" param *(SP param) ")"`, `param = key "=" (token / quoted-string)`
 /// (digest §2.3). One SP between parameters, as the reference writes them.
-fn parse_legacy(raw: &str) -> Result<(&str, Vec<(&str, Value)>), SignatureKeyError> {
+fn parse_legacy(raw: &str) -> Result<RawMember<'_>, SignatureKeyError> {
     const E: SignatureKeyError = SignatureKeyError::Malformed;
     let mut p = Parser::new(raw);
     let label = p.key().map_err(|_| E)?;
@@ -452,7 +455,7 @@ fn parse_legacy(raw: &str) -> Result<(&str, Vec<(&str, Value)>), SignatureKeyErr
 }
 
 /// `label=scheme;param=value;…` via the RFC 8941 dictionary parser (SK §3).
-fn parse_sf(raw: &str) -> Result<(&str, Vec<(&str, Value)>), SignatureKeyError> {
+fn parse_sf(raw: &str) -> Result<RawMember<'_>, SignatureKeyError> {
     let dict = sf::parse_dictionary_all(raw).map_err(|_| SignatureKeyError::Malformed)?;
     let mut members = dict.into_iter();
     let (label, member) = members.next().ok_or(SignatureKeyError::MemberCount)?;
