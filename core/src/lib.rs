@@ -30,18 +30,24 @@
 
 extern crate alloc;
 
+pub mod agent_auth;
 mod b64;
 pub mod content_digest;
 pub mod crypto;
 pub mod error;
 pub mod httpsig;
 pub mod jwk;
+pub mod metadata;
 mod request;
 pub mod sf;
+pub mod signature_key;
 mod time;
 
+pub use agent_auth::AgentAuth;
 pub use crypto::{Alg, PublicKey, Signer, SigningKey};
 pub use error::{ErrorCode, ProtocolError};
 pub use jwk::{Jwk, Jwks};
+pub use metadata::{AgentMetadata, IssuerMetadata, ResourceMetadata, WellKnown};
 pub use request::RequestParts;
+pub use signature_key::{KeyScheme, SignatureKey};
 pub use time::UnixTime;

@@ -71,6 +71,23 @@ impl core::error::Error for SfError {}
 /// # Errors
 /// [`SfError`] on any deviation from the grammar.
 pub fn parse_dictionary(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError> {
+    let mut out: Vec<(&str, Member<'_>)> = Vec::new();
+    for (key, member) in parse_dictionary_all(input)? {
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = member,
+            None => out.push((key, member)),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a dictionary like [`parse_dictionary`] but keeps every member as written,
+/// duplicates included, in linear time. Headers that must hold exactly one member
+/// (`Signature-Key`, digest §5.1 L-02) use it so that `sig1=…, sig1=…` is seen as two.
+///
+/// # Errors
+/// [`SfError`] on any deviation from the grammar.
+pub fn parse_dictionary_all(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError> {
     let mut p = Parser::new(input);
     let mut out: Vec<(&str, Member<'_>)> = Vec::new();
     p.skip_sp();
@@ -84,10 +101,7 @@ pub fn parse_dictionary(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError>
         } else {
             Member::Item(BareItem::Boolean(true), p.parameters()?)
         };
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = member,
-            None => out.push((key, member)),
-        }
+        out.push((key, member));
         p.skip_ows();
         if p.at_end() {
             return Ok(out);
@@ -118,25 +132,27 @@ pub fn parse_item(input: &str) -> Result<(BareItem<'_>, Parameters<'_>), SfError
     Ok((item, params))
 }
 
-struct Parser<'a> {
+/// A cursor over structured-field text, shared with the crate's two header grammars that
+/// are not valid RFC 8941 (legacy `Signature-Key`, `Agent-Auth` `algs`).
+pub(crate) struct Parser<'a> {
     s: &'a str,
     pos: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a str) -> Self {
         Self { s, pos: 0 }
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.s.as_bytes().get(self.pos).copied()
     }
 
-    fn at_end(&self) -> bool {
+    pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.s.len()
     }
 
-    fn eat(&mut self, c: u8) -> bool {
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
         if self.peek() == Some(c) {
             self.pos += 1;
             true
@@ -145,13 +161,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn skip_sp(&mut self) {
+    pub(crate) fn skip_sp(&mut self) {
         while self.peek() == Some(b' ') {
             self.pos += 1;
         }
     }
 
-    fn skip_ows(&mut self) {
+    pub(crate) fn skip_ows(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t')) {
             self.pos += 1;
         }
@@ -165,7 +181,7 @@ impl<'a> Parser<'a> {
         &self.s[start..self.pos]
     }
 
-    fn key(&mut self) -> Result<&'a str, SfError> {
+    pub(crate) fn key(&mut self) -> Result<&'a str, SfError> {
         match self.peek() {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
             _ => return Err(SfError),
@@ -211,13 +227,15 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    fn bare_item(&mut self) -> Result<BareItem<'a>, SfError> {
+    pub(crate) fn bare_item(&mut self) -> Result<BareItem<'a>, SfError> {
         match self.peek().ok_or(SfError)? {
             b'-' | b'0'..=b'9' => self.integer(),
             b'"' => self.string(),
             b':' => {
                 self.pos += 1;
-                let body = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'));
+                let body = self.take_while(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_')
+                });
                 if !self.eat(b':') {
                     return Err(SfError);
                 }
@@ -237,14 +255,30 @@ impl<'a> Parser<'a> {
                     _ => Err(SfError),
                 }
             }
-            c if c.is_ascii_alphabetic() || c == b'*' => Ok(BareItem::Token(self.take_while(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(
-                        c,
-                        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-                            | b'^' | b'_' | b'`' | b'|' | b'~' | b':' | b'/'
-                    )
-            }))),
+            c if c.is_ascii_alphabetic() || c == b'*' => {
+                Ok(BareItem::Token(self.take_while(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(
+                            c,
+                            b'!' | b'#'
+                                | b'$'
+                                | b'%'
+                                | b'&'
+                                | b'\''
+                                | b'*'
+                                | b'+'
+                                | b'-'
+                                | b'.'
+                                | b'^'
+                                | b'_'
+                                | b'`'
+                                | b'|'
+                                | b'~'
+                                | b':'
+                                | b'/'
+                        )
+                })))
+            }
             _ => Err(SfError),
         }
     }
@@ -334,9 +368,14 @@ mod tests {
         let d = parse_dictionary(r#"sig1=("@method" "@path");created=1768785919;keyid="k\"1""#)
             .unwrap();
         assert_eq!(d.len(), 1);
-        let Member::InnerList(items, params) = &d[0].1 else { panic!() };
+        let Member::InnerList(items, params) = &d[0].1 else {
+            panic!()
+        };
         assert_eq!(items.len(), 2);
-        assert_eq!(param(params, "created"), Some(&BareItem::Integer(1_768_785_919)));
+        assert_eq!(
+            param(params, "created"),
+            Some(&BareItem::Integer(1_768_785_919))
+        );
         assert_eq!(param(params, "keyid").unwrap().as_string(), Some("k\"1"));
     }
 
@@ -351,8 +390,17 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "sig1=(", "sig1=(\"a\"", "Sig1=1", "a=1,", "a=1 b=2", "a=\"\u{7f}\"", "a=1.5",
-            "a=1234567890123456", "a=:abc", "a=?2", "a=\"\\x\"",
+            "sig1=(",
+            "sig1=(\"a\"",
+            "Sig1=1",
+            "a=1,",
+            "a=1 b=2",
+            "a=\"\u{7f}\"",
+            "a=1.5",
+            "a=1234567890123456",
+            "a=:abc",
+            "a=?2",
+            "a=\"\\x\"",
         ] {
             assert!(parse_dictionary(bad).is_err(), "{bad}");
         }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine (rustup + cargo + node/npm + python3).
+# Installs what it needs (rustup targets, pinned cargo tools), idempotently, then runs
+# small named gates. Build output is cached outside the clone (CARGO_TARGET_DIR).
+#
+#   bash tests/run-all.sh            # everything
+#   GATES="fmt test" bash tests/run-all.sh   # a subset, by gate name
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/aauth-target}
+export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
+export PATH="$HOME/.cargo/bin:$PATH"
+CARGO_FUZZ_VERSION=0.13.1
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+GATES=${GATES:-"setup fmt clippy test doc nostd fuzz"}
+
+declare -a SUMMARY=()
+gate() { # name command...
+  local name=$1; shift
+  case " $GATES " in *" $name "*) ;; *) return 0 ;; esac
+  local t0=$SECONDS
+  echo "=== gate: $name"
+  "$@"
+  SUMMARY+=("$name: ok ($((SECONDS - t0)) s)")
+}
+
+setup() {
+  rustup target add x86_64-unknown-none wasm32-unknown-unknown >/dev/null
+  rustup component add clippy rustfmt >/dev/null
+  if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+}
+
+fmt() { cargo fmt --all -- --check; }
+
+clippy() {
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+  # Per feature set of the core, so unification cannot hide a broken combination.
+  cargo clippy -p aauth-core --no-default-features --locked -- -D warnings
+  cargo clippy -p aauth-core --no-default-features --features std --locked -- -D warnings
+}
+
+test_() { cargo test --workspace --locked; }
+
+doc() { RUSTDOCFLAGS=-Dwarnings cargo doc -p aauth-core --no-deps --locked; }
+
+nostd() {
+  cargo build -p aauth-core --no-default-features --target x86_64-unknown-none --locked
+  cargo build -p aauth-core --no-default-features --target wasm32-unknown-unknown --locked
+  cargo build -p aauth-core --target wasm32-unknown-unknown --locked
+  # No OS randomness in the core, on any target (STYLE 2; PLATFORM §2.2).
+  if cargo tree -p aauth-core --target wasm32-unknown-unknown -e normal | grep -q getrandom; then
+    echo "aauth-core depends on getrandom"; exit 1
+  fi
+}
+
+fuzz() {
+  cd "$ROOT/tests/fuzz"
+  local targets
+  targets=$(cargo +nightly fuzz list)
+  cargo +nightly fuzz build -O $targets >/dev/null
+  for t in $targets; do
+    echo "--- fuzz smoke: $t (${FUZZ_SECONDS}s)"
+    cargo +nightly fuzz run -O "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
+  done
+  cd "$ROOT"
+}
+
+gate setup setup
+gate fmt fmt
+gate clippy clippy
+gate test test_
+gate doc doc
+gate nostd nostd
+gate fuzz fuzz
+
+echo
+echo "=== summary"
+printf '%s\n' "${SUMMARY[@]}"
