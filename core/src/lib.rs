@@ -25,21 +25,34 @@
 //! `wasm32-unknown-unknown` and `x86_64-unknown-none`.
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(clippy::unwrap_used, clippy::missing_errors_doc, clippy::missing_panics_doc)]
-#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
+#![warn(
+    clippy::unwrap_used,
+    clippy::missing_errors_doc,
+    clippy::missing_panics_doc
+)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 
 extern crate alloc;
 
+// Parts of the base64 toolbox serve the HTTP-signature modules only.
+#[allow(dead_code)]
 mod b64;
 pub mod crypto;
 pub mod error;
 pub mod jwk;
+pub mod jws;
 mod request;
 pub mod sf;
 mod time;
+pub mod token;
 
 pub use crypto::{Alg, PublicKey, Signer, SigningKey};
 pub use error::{ErrorCode, ProtocolError};
 pub use jwk::{Jwk, Jwks};
 pub use request::RequestParts;
 pub use time::UnixTime;
+pub use token::{AgentClaims, AuthClaims, ResourceClaims, UnverifiedToken, Validation, Verified};

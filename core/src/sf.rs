@@ -217,7 +217,9 @@ impl<'a> Parser<'a> {
             b'"' => self.string(),
             b':' => {
                 self.pos += 1;
-                let body = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'));
+                let body = self.take_while(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_')
+                });
                 if !self.eat(b':') {
                     return Err(SfError);
                 }
@@ -237,14 +239,30 @@ impl<'a> Parser<'a> {
                     _ => Err(SfError),
                 }
             }
-            c if c.is_ascii_alphabetic() || c == b'*' => Ok(BareItem::Token(self.take_while(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(
-                        c,
-                        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-                            | b'^' | b'_' | b'`' | b'|' | b'~' | b':' | b'/'
-                    )
-            }))),
+            c if c.is_ascii_alphabetic() || c == b'*' => {
+                Ok(BareItem::Token(self.take_while(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(
+                            c,
+                            b'!' | b'#'
+                                | b'$'
+                                | b'%'
+                                | b'&'
+                                | b'\''
+                                | b'*'
+                                | b'+'
+                                | b'-'
+                                | b'.'
+                                | b'^'
+                                | b'_'
+                                | b'`'
+                                | b'|'
+                                | b'~'
+                                | b':'
+                                | b'/'
+                        )
+                })))
+            }
             _ => Err(SfError),
         }
     }
@@ -334,9 +352,14 @@ mod tests {
         let d = parse_dictionary(r#"sig1=("@method" "@path");created=1768785919;keyid="k\"1""#)
             .unwrap();
         assert_eq!(d.len(), 1);
-        let Member::InnerList(items, params) = &d[0].1 else { panic!() };
+        let Member::InnerList(items, params) = &d[0].1 else {
+            panic!()
+        };
         assert_eq!(items.len(), 2);
-        assert_eq!(param(params, "created"), Some(&BareItem::Integer(1_768_785_919)));
+        assert_eq!(
+            param(params, "created"),
+            Some(&BareItem::Integer(1_768_785_919))
+        );
         assert_eq!(param(params, "keyid").unwrap().as_string(), Some("k\"1"));
     }
 
@@ -351,8 +374,17 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "sig1=(", "sig1=(\"a\"", "Sig1=1", "a=1,", "a=1 b=2", "a=\"\u{7f}\"", "a=1.5",
-            "a=1234567890123456", "a=:abc", "a=?2", "a=\"\\x\"",
+            "sig1=(",
+            "sig1=(\"a\"",
+            "Sig1=1",
+            "a=1,",
+            "a=1 b=2",
+            "a=\"\u{7f}\"",
+            "a=1.5",
+            "a=1234567890123456",
+            "a=:abc",
+            "a=?2",
+            "a=\"\\x\"",
         ] {
             assert!(parse_dictionary(bad).is_err(), "{bad}");
         }
