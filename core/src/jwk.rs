@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for Jwks {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Entry {
-            Key(Jwk),
+            Key(alloc::boxed::Box<Jwk>),
             Other(serde::de::IgnoredAny),
         }
         #[derive(Deserialize)]
@@ -166,7 +166,7 @@ impl<'de> Deserialize<'de> for Jwks {
                 .keys
                 .into_iter()
                 .filter_map(|e| match e {
-                    Entry::Key(k) => Some(k),
+                    Entry::Key(k) => Some(*k),
                     Entry::Other(_) => None,
                 })
                 .collect(),

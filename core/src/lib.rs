@@ -25,8 +25,16 @@
 //! `wasm32-unknown-unknown` and `x86_64-unknown-none`.
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(clippy::unwrap_used, clippy::missing_errors_doc, clippy::missing_panics_doc)]
-#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
+#![warn(
+    clippy::unwrap_used,
+    clippy::missing_errors_doc,
+    clippy::missing_panics_doc
+)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 
 extern crate alloc;
 
@@ -37,11 +45,14 @@ pub mod crypto;
 pub mod error;
 pub mod httpsig;
 pub mod jwk;
+pub mod jws;
 pub mod metadata;
 mod request;
 pub mod sf;
 pub mod signature_key;
 mod time;
+pub mod token;
+pub mod verify;
 
 pub use agent_auth::AgentAuth;
 pub use crypto::{Alg, PublicKey, Signer, SigningKey};
@@ -51,3 +62,4 @@ pub use metadata::{AgentMetadata, IssuerMetadata, ResourceMetadata, WellKnown};
 pub use request::RequestParts;
 pub use signature_key::{KeyScheme, SignatureKey};
 pub use time::UnixTime;
+pub use token::{AgentClaims, AuthClaims, ResourceClaims, UnverifiedToken, Validation, Verified};

@@ -60,12 +60,13 @@ impl SigningKey {
         if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
             return Err(KeyError::UnsupportedKeyType);
         }
-        let seed = Zeroizing::new(b64::url_decode_array::<32>(d).ok_or(KeyError::InvalidMember("d"))?);
+        let seed =
+            Zeroizing::new(b64::url_decode_array::<32>(d).ok_or(KeyError::InvalidMember("d"))?);
         let key = Self::from_seed(&seed);
-        if let Some(x) = &jwk.x {
-            if *x != b64::url_encode(key.key.verifying_key().as_bytes()) {
-                return Err(KeyError::InvalidKey);
-            }
+        if let Some(x) = &jwk.x
+            && *x != b64::url_encode(key.key.verifying_key().as_bytes())
+        {
+            return Err(KeyError::InvalidKey);
         }
         Ok(Self {
             kid: jwk.kid.clone(),

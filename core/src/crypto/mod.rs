@@ -147,7 +147,7 @@ enum KeyInner {
     #[cfg(feature = "p256")]
     P256(::p256::ecdsa::VerifyingKey),
     #[cfg(feature = "rsa")]
-    Rsa(::rsa::RsaPublicKey),
+    Rsa(::rsa::PublicKey),
 }
 
 impl PublicKey {
@@ -173,10 +173,10 @@ impl PublicKey {
             _ => return Err(KeyError::UnsupportedKeyType),
         };
         let key = Self { inner, alg };
-        if let Some(a) = alg {
-            if !key.fits(a) {
-                return Err(KeyError::AlgMismatch);
-            }
+        if let Some(a) = alg
+            && !key.fits(a)
+        {
+            return Err(KeyError::AlgMismatch);
         }
         Ok(key)
     }
@@ -218,7 +218,12 @@ impl PublicKey {
     /// # Errors
     /// [`VerifyError::AlgorithmMismatch`] when `alg` does not fit the key,
     /// [`VerifyError::BadSignature`] when the signature is wrong.
-    pub fn verify_jws(&self, alg: Alg, signing_input: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
+    pub fn verify_jws(
+        &self,
+        alg: Alg,
+        signing_input: &[u8],
+        sig: &[u8],
+    ) -> Result<(), VerifyError> {
         if !self.fits(alg) {
             return Err(VerifyError::AlgorithmMismatch);
         }

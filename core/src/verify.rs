@@ -1,0 +1,527 @@
+//! Request verification from headers to a verified identity: `Signature-Key` dispatch, key
+//! resolution without I/O, and the `scheme=jwt` two-step rule (digest §5.1 L-15).
+//!
+//! Two ways in:
+//! - [`verify_request`] with a synchronous [`KeyResolver`] (keys already cached, tests);
+//! - [`begin`] → [`PendingRequest::key_request`] (the host fetches, possibly async) →
+//!   [`PendingRequest::finish`]. The core states what it needs and never fetches.
+//!
+//! ```
+//! use aauth_core::httpsig::{sign_request, SignOptions, VerifyPolicy};
+//! use aauth_core::signature_key::KeyScheme;
+//! use aauth_core::verify::{verify_request, Identity, KeyRequest, TokenPolicy};
+//! use aauth_core::{PublicKey, RequestParts, Signer, SigningKey, UnixTime};
+//!
+//! let agent = SigningKey::from_seed(&[9; 32]);
+//! let now = UnixTime::from_secs(1_768_785_919);
+//! let sk = KeyScheme::Hwk(agent.public_jwk()).to_header("sig1").unwrap();
+//! let unsigned = RequestParts::new("GET", "resource.example", "/data", &[]);
+//! let h = sign_request(&unsigned, &sk, &agent, &SignOptions::new(now)).unwrap();
+//! let headers: Vec<(&str, &[u8])> = h.iter().map(|(n, v)| (n, v.as_bytes())).collect();
+//! let req = RequestParts::new("GET", "resource.example", "/data", &headers);
+//!
+//! let no_keys = |_: &KeyRequest<'_>| None;
+//! let tokens = TokenPolicy::new("https://resource.example");
+//! let v = verify_request(&req, &no_keys, &VerifyPolicy::default(), &tokens, now).unwrap();
+//! assert!(matches!(v.identity(), Identity::Pseudonymous));
+//! assert_eq!(v.signer_thumbprint(), agent.public_jwk().thumbprint().unwrap());
+//! ```
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::crypto::{KeyError, PublicKey};
+use crate::error::{ErrorCode, ProtocolError};
+use crate::httpsig::{SignatureError, SignedRequest, VerifyPolicy};
+use crate::jwk::{Jwk, Jwks, SelectError};
+use crate::metadata::WellKnown;
+use crate::request::RequestParts;
+use crate::signature_key::{JwksLocation, JwksRef, KeyScheme, SignatureKey, SignatureKeyError};
+use crate::time::UnixTime;
+use crate::token::{
+    AgentClaims, AuthClaims, TokenError, TokenType, UnverifiedToken, Validation, Verified,
+};
+
+/// Where a key set is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeySource<'a> {
+    /// Fetch this URL as a JWK Set.
+    Jwks(&'a str),
+    /// Fetch `{id}/.well-known/{well_known}` and follow its `jwks_uri` (L-13, digest §2.7).
+    Metadata {
+        /// The party's identifier.
+        id: &'a str,
+        /// The metadata document name.
+        well_known: &'a str,
+    },
+}
+
+/// Why a key is needed; hosts may apply different policies (e.g. only trusted auth
+/// servers are ever fetched for [`KeyPurpose::AuthToken`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyPurpose {
+    /// The request signer's own key (`scheme=jwks`).
+    Signer,
+    /// The agent server key that signed an `agent+jwt`.
+    AgentToken,
+    /// The auth server key that signed an `auth+jwt`.
+    AuthToken,
+}
+
+/// "I need the key `kid` from the key set at `source`": what the host must resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct KeyRequest<'a> {
+    /// Where the key set is.
+    pub source: KeySource<'a>,
+    /// The key id; `None` means the set must hold exactly one key.
+    pub kid: Option<&'a str>,
+    /// Why the key is needed.
+    pub purpose: KeyPurpose,
+}
+
+/// A key as resolved by the host: the JWK (with its `kid`, as published, so it can be
+/// copied into `cnf.jwk`) and the parsed verification key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedKey {
+    /// The JWK as published.
+    pub jwk: Jwk,
+    /// The parsed key.
+    pub key: PublicKey,
+}
+
+impl ResolvedKey {
+    /// Parses a JWK.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the JWK is not a usable public key.
+    pub fn from_jwk(jwk: Jwk) -> Result<Self, KeyError> {
+        let key = jwk.to_public_key()?;
+        Ok(Self { jwk, key })
+    }
+
+    /// Selects `kid` from a key set (digest §5.2 S-10: only the selected key must be usable).
+    ///
+    /// # Errors
+    /// [`SelectError`] when the kid is unknown, ambiguous or unusable.
+    pub fn select(jwks: &Jwks, kid: Option<&str>) -> Result<Self, SelectError> {
+        let jwk = jwks.find(kid)?;
+        Self::from_jwk(jwk.clone()).map_err(SelectError::Key)
+    }
+}
+
+/// Resolves keys for verification. Implemented by hosts over their caches; a closure works.
+pub trait KeyResolver {
+    /// The key for `req`, or `None` when it cannot be found.
+    fn resolve(&self, req: &KeyRequest<'_>) -> Option<ResolvedKey>;
+}
+
+impl<F: Fn(&KeyRequest<'_>) -> Option<ResolvedKey>> KeyResolver for F {
+    fn resolve(&self, req: &KeyRequest<'_>) -> Option<ResolvedKey> {
+        self(req)
+    }
+}
+
+/// What a verifier accepts in `scheme=jwt` (L§5.7, L§7.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenPolicy<'a> {
+    /// The verifier's own identifier: the required `aud` of auth tokens, and of agent tokens
+    /// that carry one.
+    pub audience: &'a str,
+    /// Auth servers whose auth tokens are accepted. Keys are never requested for others.
+    pub trusted_issuers: &'a [&'a str],
+    /// Accept agent tokens (`agent+jwt`) from agent delegates.
+    pub accept_agent_tokens: bool,
+    /// Accept auth tokens (`auth+jwt`).
+    pub accept_auth_tokens: bool,
+    /// Clock leeway for `exp`, `nbf`, `iat`, in seconds (capped at 60).
+    pub leeway: u64,
+}
+
+impl<'a> TokenPolicy<'a> {
+    /// Accepts agent tokens addressed to (or not restricted from) `audience`, and no auth
+    /// tokens until [`TokenPolicy::with_trusted_issuers`] names their issuers.
+    pub const fn new(audience: &'a str) -> Self {
+        Self {
+            audience,
+            trusted_issuers: &[],
+            accept_agent_tokens: true,
+            accept_auth_tokens: true,
+            leeway: 0,
+        }
+    }
+
+    /// The trusted auth servers.
+    #[must_use]
+    pub const fn with_trusted_issuers(mut self, issuers: &'a [&'a str]) -> Self {
+        self.trusted_issuers = issuers;
+        self
+    }
+
+    /// The clock leeway for token times.
+    #[must_use]
+    pub const fn with_leeway(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+}
+
+/// Who signed the request.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Identity {
+    /// `scheme=hwk`: a bare key, no identity.
+    Pseudonymous,
+    /// `scheme=jwks`: an agent server (or resource) identified by its published keys.
+    Agent {
+        /// The `id` of the Signature-Key (or the JWKS URL in mode 1).
+        agent: String,
+    },
+    /// `scheme=jwt` with an agent token: an agent delegate of an agent server.
+    Delegate {
+        /// The verified agent token (`iss` = agent, `sub` = delegate).
+        token: Verified<AgentClaims>,
+    },
+    /// `scheme=jwt` with an auth token: an authorized agent.
+    Authorized {
+        /// The verified auth token.
+        token: Verified<AuthClaims>,
+    },
+}
+
+/// The outcome of a successful verification.
+#[derive(Clone, Debug)]
+pub struct VerifiedRequest {
+    identity: Identity,
+    signer: Jwk,
+    thumbprint: String,
+    label: String,
+    created: Option<u64>,
+}
+
+impl VerifiedRequest {
+    /// Who signed.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The agent identifier, when the scheme carries one.
+    pub fn agent(&self) -> Option<&str> {
+        match &self.identity {
+            Identity::Pseudonymous => None,
+            Identity::Agent { agent } => Some(agent),
+            Identity::Delegate { token } => Some(&token.iss),
+            Identity::Authorized { token } => token.effective_agent(),
+        }
+    }
+
+    /// The agent delegate (agent token `sub`, or the auth token's `agent_delegate`).
+    pub fn agent_delegate(&self) -> Option<&str> {
+        match &self.identity {
+            Identity::Delegate { token } => Some(&token.sub),
+            Identity::Authorized { token } => token.agent_delegate.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The auth token, when the request carried one.
+    pub fn auth_token(&self) -> Option<&Verified<AuthClaims>> {
+        match &self.identity {
+            Identity::Authorized { token } => Some(token),
+            _ => None,
+        }
+    }
+
+    /// The JWK of the key that signed the request.
+    pub fn signer_jwk(&self) -> &Jwk {
+        &self.signer
+    }
+
+    /// RFC 7638 thumbprint of the signing key: the `agent_jkt` of a resource token.
+    pub fn signer_thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// The signature label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The signature's `created`.
+    pub fn created(&self) -> Option<u64> {
+        self.created
+    }
+}
+
+/// Why verification failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The inline or bound key (`hwk`, `cnf.jwk`) is unusable.
+    Key(KeyError),
+    /// The host could not resolve the requested key (unknown `kid`, fetch failed).
+    KeyUnavailable,
+    /// The resolved key set had no usable key for the `kid`.
+    KeySelection(SelectError),
+    /// The HTTP message signature failed.
+    Signature(SignatureError),
+    /// `Signature-Key` is malformed or violates L-02/L-12/L-16.
+    SignatureKey(SignatureKeyError),
+    /// The token in `scheme=jwt` failed validation.
+    Token(TokenError),
+    /// The token's `typ` is not one this verifier accepts in `scheme=jwt`.
+    TokenTypeNotAccepted,
+    /// The auth token's issuer is not a trusted auth server.
+    UntrustedIssuer,
+    /// The scheme is recognized but not supported for verification (`x509`).
+    UnsupportedScheme,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(e) => write!(f, "signing key: {e}"),
+            Self::KeyUnavailable => f.write_str("the signing key could not be resolved"),
+            Self::KeySelection(e) => write!(f, "signing key: {e}"),
+            Self::Signature(e) => e.fmt(f),
+            Self::SignatureKey(e) => write!(f, "Signature-Key: {e}"),
+            Self::Token(e) => e.fmt(f),
+            Self::TokenTypeNotAccepted => f.write_str("this token type is not accepted here"),
+            Self::UntrustedIssuer => f.write_str("the auth token's issuer is not trusted"),
+            Self::UnsupportedScheme => f.write_str("Signature-Key scheme not supported"),
+        }
+    }
+}
+
+impl core::error::Error for VerifyError {}
+
+impl ProtocolError for VerifyError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Key(e) => e.code(),
+            Self::KeyUnavailable | Self::KeySelection(_) => ErrorCode::InvalidSignature,
+            Self::Signature(e) => e.code(),
+            Self::SignatureKey(e) => e.code(),
+            Self::Token(e) => e.code(),
+            Self::TokenTypeNotAccepted => ErrorCode::InvalidToken,
+            Self::UntrustedIssuer => ErrorCode::InvalidAuthToken,
+            Self::UnsupportedScheme => ErrorCode::UnsupportedScheme,
+        }
+    }
+}
+
+impl From<SignatureError> for VerifyError {
+    fn from(e: SignatureError) -> Self {
+        Self::Signature(e)
+    }
+}
+
+impl From<SignatureKeyError> for VerifyError {
+    fn from(e: SignatureKeyError) -> Self {
+        Self::SignatureKey(e)
+    }
+}
+
+impl From<TokenError> for VerifyError {
+    fn from(e: TokenError) -> Self {
+        Self::Token(e)
+    }
+}
+
+/// A request whose headers passed every keyless check, waiting for its key.
+#[derive(Debug)]
+pub struct PendingRequest<'a> {
+    signed: SignedRequest<'a>,
+    key: SignatureKey<'a>,
+    token: Option<UnverifiedToken<'a>>,
+}
+
+/// Parses and checks everything that needs no key: the signature headers and policy
+/// (see [`SignedRequest::parse`]), `Signature-Key` (L-01, L-02, L-12, L-16) and its label
+/// (L-03), and for `scheme=jwt` the token's structure and `typ`; an auth token from an
+/// issuer outside `tokens.trusted_issuers` is refused here, before any key is fetched.
+///
+/// # Errors
+/// The first [`VerifyError`] found.
+pub fn begin<'a>(
+    req: &RequestParts<'a>,
+    policy: &VerifyPolicy,
+    tokens: &TokenPolicy<'_>,
+    now: UnixTime,
+) -> Result<PendingRequest<'a>, VerifyError> {
+    let signed = SignedRequest::parse(req, policy, now)?;
+    let key = SignatureKey::parse(signed.signature_key())?;
+    key.check_label(signed.label())?;
+    let token = match &key.scheme {
+        KeyScheme::Jwt { jwt } => {
+            // The legacy parser unescapes the value; a compact JWT has no characters that
+            // need escaping, so it appears verbatim in the raw header and can be borrowed
+            // from it for the lifetime of the request.
+            let start = key
+                .raw
+                .find(jwt.as_str())
+                .ok_or(VerifyError::UnsupportedScheme)?;
+            let compact = &key.raw[start..start + jwt.len()];
+            let token = UnverifiedToken::parse(compact)?;
+            match token.token_type() {
+                Some(TokenType::Agent) if tokens.accept_agent_tokens => {}
+                Some(TokenType::Auth) if tokens.accept_auth_tokens => {
+                    let iss = token.iss().unwrap_or_default();
+                    if !tokens.trusted_issuers.contains(&iss) {
+                        return Err(VerifyError::UntrustedIssuer);
+                    }
+                }
+                _ => return Err(VerifyError::TokenTypeNotAccepted),
+            }
+            Some(token)
+        }
+        KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
+        _ => None,
+    };
+    Ok(PendingRequest { signed, key, token })
+}
+
+impl<'a> PendingRequest<'a> {
+    /// The key the host must resolve, or `None` when the request carries its key inline
+    /// (`scheme=hwk`).
+    pub fn key_request(&self) -> Option<KeyRequest<'_>> {
+        match (&self.key.scheme, &self.token) {
+            (KeyScheme::Jwks(r), _) => Some(KeyRequest {
+                source: match r {
+                    JwksRef::Id {
+                        id,
+                        well_known: Some(wk),
+                        ..
+                    } => KeySource::Metadata { id, well_known: wk },
+                    _ => match r.location() {
+                        JwksLocation::Jwks(url) => KeySource::Jwks(url),
+                        // `location` names metadata only when `well_known` is set, handled above.
+                        _ => return None,
+                    },
+                },
+                kid: Some(r.kid()),
+                purpose: KeyPurpose::Signer,
+            }),
+            (KeyScheme::Jwt { .. }, Some(token)) => {
+                let (well_known, purpose) = match token.token_type() {
+                    Some(TokenType::Auth) => (WellKnown::ISSUER, KeyPurpose::AuthToken),
+                    _ => (WellKnown::AGENT, KeyPurpose::AgentToken),
+                };
+                Some(KeyRequest {
+                    source: KeySource::Metadata {
+                        id: token.iss().unwrap_or_default(),
+                        well_known,
+                    },
+                    kid: token.kid(),
+                    purpose,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The parsed `Signature-Key`.
+    pub fn signature_key(&self) -> &SignatureKey<'a> {
+        &self.key
+    }
+
+    /// The signature headers, parsed and checked.
+    pub fn signed(&self) -> &SignedRequest<'a> {
+        &self.signed
+    }
+
+    /// The unverified token of `scheme=jwt`.
+    pub fn token(&self) -> Option<&UnverifiedToken<'a>> {
+        self.token.as_ref()
+    }
+
+    /// Completes verification with the key the host resolved for
+    /// [`key_request`](Self::key_request) (`None` for `hwk`). For `scheme=jwt` the token is
+    /// validated first and the request is then verified with its `cnf.jwk` (L-15).
+    ///
+    /// # Errors
+    /// The first [`VerifyError`] found.
+    pub fn finish(
+        self,
+        req: &RequestParts<'_>,
+        resolved: Option<&ResolvedKey>,
+        policy: &VerifyPolicy,
+        tokens: &TokenPolicy<'_>,
+        now: UnixTime,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        let (identity, signer) = match &self.key.scheme {
+            KeyScheme::Hwk(jwk) => {
+                let key = jwk.to_public_key().map_err(VerifyError::Key)?;
+                self.signed.verify(req, &key, policy)?;
+                (Identity::Pseudonymous, jwk.clone())
+            }
+            KeyScheme::Jwks(r) => {
+                let resolved = resolved.ok_or(VerifyError::KeyUnavailable)?;
+                self.signed.verify(req, &resolved.key, policy)?;
+                let agent = match r {
+                    JwksRef::Id { id, .. } => id.clone(),
+                    JwksRef::Url { jwks, .. } => jwks.clone(),
+                };
+                (Identity::Agent { agent }, resolved.jwk.clone())
+            }
+            KeyScheme::Jwt { .. } => {
+                let token = self.token.as_ref().ok_or(VerifyError::UnsupportedScheme)?;
+                let issuer_key = resolved.ok_or(VerifyError::KeyUnavailable)?;
+                let leeway = tokens.leeway;
+                let (identity, cnf) = match token.token_type() {
+                    Some(TokenType::Auth) => {
+                        let v = Validation::issuers(tokens.trusted_issuers)
+                            .with_audience(tokens.audience)
+                            .with_leeway(leeway);
+                        let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
+                        let cnf = t.cnf.jwk.clone();
+                        (Identity::Authorized { token: t }, cnf)
+                    }
+                    _ => {
+                        let v = Validation::any_issuer()
+                            .with_audience(tokens.audience)
+                            .with_leeway(leeway);
+                        let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
+                        let cnf = t.cnf.jwk.clone();
+                        (Identity::Delegate { token: t }, cnf)
+                    }
+                };
+                let key = cnf.to_public_key().map_err(VerifyError::Key)?;
+                self.signed.verify(req, &key, policy)?;
+                (identity, cnf)
+            }
+            KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
+        };
+        let thumbprint = signer.thumbprint().map_err(VerifyError::Key)?;
+        Ok(VerifiedRequest {
+            identity,
+            signer,
+            thumbprint,
+            label: self.signed.label().into(),
+            created: self.signed.params().created,
+        })
+    }
+}
+
+/// Verifies a request in one call, resolving keys through `resolver`.
+///
+/// # Errors
+/// The first [`VerifyError`] found; [`VerifyError::KeyUnavailable`] when the resolver has no
+/// key.
+pub fn verify_request(
+    req: &RequestParts<'_>,
+    resolver: &impl KeyResolver,
+    policy: &VerifyPolicy,
+    tokens: &TokenPolicy<'_>,
+    now: UnixTime,
+) -> Result<VerifiedRequest, VerifyError> {
+    let pending = begin(req, policy, tokens, now)?;
+    let resolved = match pending.key_request() {
+        Some(kr) => Some(resolver.resolve(&kr).ok_or(VerifyError::KeyUnavailable)?),
+        None => None,
+    };
+    pending.finish(req, resolved.as_ref(), policy, tokens, now)
+}
