@@ -14,7 +14,7 @@
 //! use aauth_core::SigningKey;
 //!
 //! let key = SigningKey::from_seed(&[7; 32]);
-//! let jws = sign_compact("agent+jwt", Some("key-1"), br#"{"iss":"https://a.example"}"#, &key);
+//! let jws = sign_compact(Some("agent+jwt"), Some("key-1"), br#"{"iss":"https://a.example"}"#, &key);
 //! assert!(jws.starts_with("eyJhbGciOiJFZERTQSIsImtpZCI6ImtleS0xIiwidHlwIjoiYWdlbnQrand0In0."));
 //!
 //! let parsed = UnverifiedJws::parse(&jws).unwrap();
@@ -206,19 +206,24 @@ impl<'a> VerifiedJws<'a> {
 /// Signs `payload` (the exact JSON bytes of the claims) and returns the compact JWS.
 ///
 /// The header is `{"alg":…,"kid":…,"typ":…}` with the keys sorted as PyJWT writes them;
-/// `kid` is omitted when `None`. `alg` is [`Signer::jws_alg`].
+/// `kid` and `typ` are omitted when `None` (RFC 8037 Appendix A.4 signs `{"alg":"EdDSA"}`). `alg` is [`Signer::jws_alg`].
 ///
 /// ```
 /// use aauth_core::jws::sign_compact;
 /// use aauth_core::SigningKey;
 /// let key = SigningKey::from_seed(&[1; 32]);
-/// let jws = sign_compact("resource+jwt", None, b"{}", &key);
+/// let jws = sign_compact(Some("resource+jwt"), None, b"{}", &key);
 /// // header . payload . 64-byte Ed25519 signature (86 base64url characters)
 /// let segs: Vec<&str> = jws.split('.').collect();
 /// assert_eq!(segs[1], "e30");
 /// assert_eq!(segs[2].len(), 86);
 /// ```
-pub fn sign_compact(typ: &str, kid: Option<&str>, payload: &[u8], signer: &dyn Signer) -> String {
+pub fn sign_compact(
+    typ: Option<&str>,
+    kid: Option<&str>,
+    payload: &[u8],
+    signer: &dyn Signer,
+) -> String {
     let mut header = String::with_capacity(64);
     header.push_str("{\"alg\":");
     push_json_str(&mut header, signer.jws_alg().as_str());
@@ -226,8 +231,10 @@ pub fn sign_compact(typ: &str, kid: Option<&str>, payload: &[u8], signer: &dyn S
         header.push_str(",\"kid\":");
         push_json_str(&mut header, kid);
     }
-    header.push_str(",\"typ\":");
-    push_json_str(&mut header, typ);
+    if let Some(typ) = typ {
+        header.push_str(",\"typ\":");
+        push_json_str(&mut header, typ);
+    }
     header.push('}');
 
     let mut out = String::with_capacity(header.len() * 2 + payload.len() * 4 / 3 + 100);
@@ -337,14 +344,14 @@ mod tests {
     }
 
     fn with_header(header: &str) -> String {
-        let jws = sign_compact("agent+jwt", Some("k"), b"{}", &key());
+        let jws = sign_compact(Some("agent+jwt"), Some("k"), b"{}", &key());
         let rest = jws.split_once('.').unwrap().1;
         format!("{}.{rest}", b64::url_encode(header.as_bytes()))
     }
 
     #[test]
     fn round_trip_and_header_bytes() {
-        let jws = sign_compact("auth+jwt", Some("auth-key-1"), b"{\"a\":1}", &key());
+        let jws = sign_compact(Some("auth+jwt"), Some("auth-key-1"), b"{\"a\":1}", &key());
         let parsed = UnverifiedJws::parse(&jws).unwrap();
         let header = b64::url_decode(jws.split('.').next().unwrap()).unwrap();
         assert_eq!(
@@ -362,7 +369,7 @@ mod tests {
 
     #[test]
     fn refuses_other_keys_and_tampering() {
-        let jws = sign_compact("agent+jwt", None, b"{}", &key());
+        let jws = sign_compact(Some("agent+jwt"), None, b"{}", &key());
         let other = SigningKey::from_seed(&[8; 32]).public_key();
         assert_eq!(
             UnverifiedJws::parse(&jws).unwrap().verify(&other).err(),
@@ -380,7 +387,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_shapes() {
-        let jws = sign_compact("agent+jwt", None, b"{}", &key());
+        let jws = sign_compact(Some("agent+jwt"), None, b"{}", &key());
         assert_eq!(
             UnverifiedJws::parse(&format!("{jws}.x")).err(),
             Some(JwsError::SegmentCount)

@@ -217,7 +217,7 @@ pub fn sign<C: Claims>(
         .map_err(|_| TokenError::new(Some(C::TYPE), TokenErrorKind::MalformedClaims))?;
     let json = jws::ascii_json(&json);
     Ok(jws::sign_compact(
-        C::TYPE.as_typ(),
+        Some(C::TYPE.as_typ()),
         kid,
         json.as_bytes(),
         signer,
@@ -574,7 +574,7 @@ mod tests {
 
     #[test]
     fn non_object_payload_is_refused_at_parse() {
-        let jwt = jws::sign_compact("agent+jwt", Some("k"), b"[1]", &server());
+        let jwt = jws::sign_compact(Some("agent+jwt"), Some("k"), b"[1]", &server());
         let e = UnverifiedToken::parse(&jwt).unwrap_err();
         assert_eq!(e.kind(), TokenErrorKind::MalformedClaims);
         assert_eq!(e.code(), ErrorCode::InvalidAgentToken);
