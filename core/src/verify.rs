@@ -27,6 +27,7 @@
 //! assert_eq!(v.signer_thumbprint(), agent.public_jwk().thumbprint().unwrap());
 //! ```
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -183,12 +184,12 @@ pub enum Identity {
     /// `scheme=jwt` with an agent token: an agent delegate of an agent server.
     Delegate {
         /// The verified agent token (`iss` = agent, `sub` = delegate).
-        token: Verified<AgentClaims>,
+        token: Box<Verified<AgentClaims>>,
     },
     /// `scheme=jwt` with an auth token: an authorized agent.
     Authorized {
         /// The verified auth token.
-        token: Verified<AuthClaims>,
+        token: Box<Verified<AuthClaims>>,
     },
 }
 
@@ -478,7 +479,7 @@ impl<'a> PendingRequest<'a> {
                             .with_leeway(leeway);
                         let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
                         let cnf = t.cnf.jwk.clone();
-                        (Identity::Authorized { token: t }, cnf)
+                        (Identity::Authorized { token: Box::new(t) }, cnf)
                     }
                     _ => {
                         let v = Validation::any_issuer()
@@ -486,7 +487,7 @@ impl<'a> PendingRequest<'a> {
                             .with_leeway(leeway);
                         let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
                         let cnf = t.cnf.jwk.clone();
-                        (Identity::Delegate { token: t }, cnf)
+                        (Identity::Delegate { token: Box::new(t) }, cnf)
                     }
                 };
                 let key = cnf.to_public_key().map_err(VerifyError::Key)?;

@@ -333,7 +333,7 @@ impl<'a> SignedRequest<'a> {
         let signature_key = single_header(req, "signature-key", "Signature-Key")?;
         let (label, params) = params::parse_signature_input(input)?;
         let (sig_label, signature) = params::parse_signature(signature)?;
-        if label != sig_label || !label_of(signature_key).is_some_and(|l| l == label) {
+        if label != sig_label || label_of(signature_key).is_none_or(|l| l != label) {
             return Err(SignatureError::LabelMismatch);
         }
         policy.check(req, &params, now)?;

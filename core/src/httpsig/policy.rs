@@ -108,10 +108,10 @@ impl VerifyPolicy {
                 }
             }
         }
-        if let Some(expires) = params.expires {
-            if now.as_secs() > expires {
-                return Err(SignatureError::Expired { now, expires });
-            }
+        if let Some(expires) = params.expires
+            && now.as_secs() > expires
+        {
+            return Err(SignatureError::Expired { now, expires });
         }
         Ok(())
     }
