@@ -337,18 +337,23 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send {
         async move {
             let user = self.user_by_name(name).await?;
-            let password = Zeroizing::new(password.to_owned());
-            tokio::task::spawn_blocking(move || match user {
-                Some(user) => {
-                    match password::verify_password_hash(&password, &user.password_hash) {
-                        Ok(true) => Ok(Some(user)),
-                        Ok(false) => Ok(None),
-                        Err(_) => Err(StoreError::Corrupt("users.password_hash")),
+            let secret = Zeroizing::new(password.to_owned());
+            tokio::task::spawn_blocking(move || {
+                // Both branches pay the one-time dummy-hash setup, so not even the first
+                // call after start-up tells known from unknown names.
+                let dummy = password::dummy_hash();
+                match user {
+                    Some(user) => {
+                        match password::verify_password_hash(&secret, &user.password_hash) {
+                            Ok(true) => Ok(Some(user)),
+                            Ok(false) => Ok(None),
+                            Err(_) => Err(StoreError::Corrupt("users.password_hash")),
+                        }
                     }
-                }
-                None => {
-                    password::dummy_verify(&password);
-                    Ok(None)
+                    None => {
+                        let _ = password::verify_password_hash(&secret, dummy);
+                        Ok(None)
+                    }
                 }
             })
             .await
