@@ -1,0 +1,815 @@
+//! The SQLite backend.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use zeroize::Zeroizing;
+
+use super::{
+    AuthorizationCode, AuthorizationRequest, BackendError, CODE_TTL, NewSigningKey, PendingRequest,
+    REQUEST_TOKEN_TTL, RefreshGrant, RefreshToken, Session, SigningKey, Store, StoreError, User,
+    UserId, VerificationKey, check_jwk, check_scopes, secret_digest,
+};
+use crate::password;
+
+/// How long a connection waits for another writer before failing with a backend error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections in the pool. SQLite runs one writer at a time in any case; the others serve
+/// concurrent readers under WAL.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The embedded migrations, in order. Adding one means appending here and adding the file.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// The columns of an [`AuthorizationRequest`], in the order [`request_from_row`] reads them.
+const REQUEST_COLUMNS: &str = "agent_id, agent_delegate, agent_jwk, agent_jkt, resource_id, \
+                               scope, redirect_uri, state";
+
+/// [`Store`] on a single SQLite database file.
+///
+/// Opened in WAL mode with `synchronous=FULL`, so every committed write survives a
+/// `SIGKILL` of the server or a power cut; foreign keys are enforced and writers wait up to
+/// 10 s for each other. Several processes may open the same file.
+///
+/// Cloning is cheap and shares the connection pool.
+///
+/// ```
+/// use aauth_issuer::store::{SqliteStore, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), aauth_issuer::store::StoreError> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// // Creates `state/issuer.db` (and `state/`) if missing, then applies the migrations.
+/// let store = SqliteStore::open(dir.path().join("state/issuer.db")).await?;
+/// let phc = aauth_issuer::password::hash_password("s3cret").unwrap();
+/// let user = store.create_user("bob", &phc, 1_768_785_919).await?;
+/// assert_eq!(user.name, "bob");
+/// store.close().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with its parent directories) the database at `path` and
+    /// brings its schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the directory or file cannot be created or opened, or a
+    /// migration fails (for example because the file was migrated by a newer version).
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        Migrator::new(Embedded).await?.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Waits for in-flight queries, closes every connection and checkpoints the WAL.
+    /// Dropping the store without calling this loses nothing that was committed.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// Runs `UPDATE … RETURNING` style single-use transitions and, when nothing matched,
+    /// says why (unknown, expired or used) from a second read.
+    async fn why_not(
+        &self,
+        sql: &'static str,
+        digest: Vec<u8>,
+        now: u64,
+    ) -> Result<StoreError, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(StoreError::NotFound);
+        };
+        let expires_at = from_db(row.try_get("expires_at")?, "expires_at")?;
+        let used: Option<i64> = row.try_get("used")?;
+        Ok(if used.is_some() {
+            StoreError::Conflict
+        } else if now >= expires_at {
+            StoreError::Expired { now, expires_at }
+        } else {
+            // It became valid between the two statements: impossible for a single-use
+            // transition, so report it as a lost race.
+            StoreError::Conflict
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now: u64,
+    ) -> Result<User, StoreError> {
+        if name.is_empty() {
+            return Err(StoreError::InvalidInput("user name"));
+        }
+        if !password::is_phc_string(password_hash) {
+            return Err(StoreError::InvalidInput("password hash"));
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(to_db(now)?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(User {
+            id: UserId(row.try_get("id")?),
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now,
+        })
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT id, name, password_hash, created_at FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT id, name, password_hash, created_at FROM users WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn create_pending(
+        &self,
+        token: &str,
+        request: &AuthorizationRequest,
+        now: u64,
+    ) -> Result<PendingRequest, StoreError> {
+        let digest = secret_digest(token)?;
+        check_jwk(&request.agent_jwk, "agent_jwk")?;
+        let expires_at = now
+            .checked_add(REQUEST_TOKEN_TTL)
+            .ok_or(StoreError::InvalidInput("now"))?;
+        let r = request;
+        sqlx::query(
+            "INSERT INTO pending_requests (token_hash, agent_id, agent_delegate, agent_jwk, \
+             agent_jkt, resource_id, scope, redirect_uri, state, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(digest)
+        .bind(&r.agent_id)
+        .bind(&r.agent_delegate)
+        .bind(&r.agent_jwk)
+        .bind(&r.agent_jkt)
+        .bind(&r.resource_id)
+        .bind(&r.scope)
+        .bind(&r.redirect_uri)
+        .bind(&r.state)
+        .bind(to_db(now)?)
+        .bind(to_db(expires_at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(PendingRequest {
+            request: request.clone(),
+            created_at: now,
+            expires_at,
+        })
+    }
+
+    async fn pending(&self, token: &str, now: u64) -> Result<Option<PendingRequest>, StoreError> {
+        let digest = secret_digest(token)?;
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS}, created_at, expires_at FROM pending_requests \
+             WHERE token_hash = ? AND decided_at IS NULL AND expires_at > ?"
+        );
+        sqlx::query(&sql)
+            .bind(digest)
+            .bind(to_db(now)?)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| pending_from_row(&r))
+            .transpose()
+    }
+
+    async fn approve_pending(
+        &self,
+        token: &str,
+        user: UserId,
+        code: &str,
+        now: u64,
+    ) -> Result<AuthorizationCode, StoreError> {
+        let digest = secret_digest(token)?;
+        let code_digest = secret_digest(code)?;
+        let expires_at = now
+            .checked_add(CODE_TTL)
+            .ok_or(StoreError::InvalidInput("now"))?;
+        let mut tx = self.pool.begin().await?;
+        let Some((pending_id, request)) =
+            decide(&mut tx, &digest, "approved", Some(user), now).await?
+        else {
+            drop(tx);
+            return Err(self.why_not(PENDING_STATUS, digest, now).await?);
+        };
+        let insert = format!(
+            "INSERT INTO authorization_codes (code_hash, pending_id, user_id, {REQUEST_COLUMNS}, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        sqlx::query(&insert)
+            .bind(code_digest)
+            .bind(pending_id)
+            .bind(user.0)
+            .bind(&request.agent_id)
+            .bind(&request.agent_delegate)
+            .bind(&request.agent_jwk)
+            .bind(&request.agent_jkt)
+            .bind(&request.resource_id)
+            .bind(&request.scope)
+            .bind(&request.redirect_uri)
+            .bind(&request.state)
+            .bind(to_db(now)?)
+            .bind(to_db(expires_at)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(fk_is_not_found)?;
+        tx.commit().await?;
+        Ok(AuthorizationCode {
+            request,
+            user,
+            created_at: now,
+            expires_at,
+        })
+    }
+
+    async fn deny_pending(&self, token: &str, now: u64) -> Result<PendingRequest, StoreError> {
+        let digest = secret_digest(token)?;
+        let mut tx = self.pool.begin().await?;
+        let Some((pending_id, request)) = decide(&mut tx, &digest, "denied", None, now).await?
+        else {
+            drop(tx);
+            return Err(self.why_not(PENDING_STATUS, digest, now).await?);
+        };
+        let row = sqlx::query("SELECT created_at, expires_at FROM pending_requests WHERE id = ?")
+            .bind(pending_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(PendingRequest {
+            request,
+            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+        })
+    }
+
+    async fn redeem_code(&self, code: &str, now: u64) -> Result<AuthorizationCode, StoreError> {
+        let digest = secret_digest(code)?;
+        // One statement: SQLite serialises writers, so exactly one concurrent caller sees
+        // `used_at IS NULL` and gets the row back.
+        let sql = format!(
+            "UPDATE authorization_codes SET used_at = ?1 \
+             WHERE code_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
+             RETURNING user_id, {REQUEST_COLUMNS}, created_at, expires_at"
+        );
+        let row = sqlx::query(&sql)
+            .bind(to_db(now)?)
+            .bind(&digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(AuthorizationCode {
+                request: request_from_row(&row)?,
+                user: UserId(row.try_get("user_id")?),
+                created_at: from_db(row.try_get("created_at")?, "created_at")?,
+                expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            }),
+            None => Err(self.why_not(CODE_STATUS, digest, now).await?),
+        }
+    }
+
+    async fn create_refresh_token(
+        &self,
+        token: &str,
+        grant: &RefreshGrant,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<RefreshToken, StoreError> {
+        let digest = secret_digest(token)?;
+        check_jwk(&grant.agent_jwk, "agent_jwk")?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, agent_id, agent_delegate, user_id, \
+             resource_id, scope, agent_jwk, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(digest)
+        .bind(&grant.agent_id)
+        .bind(&grant.agent_delegate)
+        .bind(grant.user.map(|u| u.0))
+        .bind(&grant.resource_id)
+        .bind(&grant.scope)
+        .bind(&grant.agent_jwk)
+        .bind(to_db(now)?)
+        .bind(expires_at.map(to_db).transpose()?)
+        .execute(&self.pool)
+        .await
+        .map_err(fk_is_not_found)?;
+        Ok(RefreshToken {
+            grant: grant.clone(),
+            created_at: now,
+            expires_at,
+        })
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        let digest = secret_digest(token)?;
+        let row = sqlx::query(
+            "SELECT agent_id, agent_delegate, user_id, resource_id, scope, agent_jwk, \
+             created_at, expires_at FROM refresh_tokens \
+             WHERE token_hash = ? AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(digest)
+        .bind(to_db(now)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        Ok(Some(RefreshToken {
+            grant: RefreshGrant {
+                agent_id: row.try_get("agent_id")?,
+                agent_delegate: row.try_get("agent_delegate")?,
+                user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
+                resource_id: row.try_get("resource_id")?,
+                scope: row.try_get("scope")?,
+                agent_jwk: row.try_get("agent_jwk")?,
+            },
+            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            expires_at: expires_at.map(|e| from_db(e, "expires_at")).transpose()?,
+        }))
+    }
+
+    async fn revoke_refresh_token(&self, token: &str, now: u64) -> Result<bool, StoreError> {
+        let digest = secret_digest(token)?;
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(to_db(now)?)
+        .bind(digest)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_refresh_tokens_for(
+        &self,
+        user: UserId,
+        agent_id: &str,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? \
+             WHERE user_id = ? AND agent_id = ? AND revoked_at IS NULL",
+        )
+        .bind(to_db(now)?)
+        .bind(user.0)
+        .bind(agent_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn grant_consent(
+        &self,
+        user: UserId,
+        agent_id: &str,
+        resource_id: &str,
+        scopes: &[&str],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        check_scopes(scopes)?;
+        let now_db = to_db(now)?;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO consents (user_id, agent_id, resource_id, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) \
+             ON CONFLICT (user_id, agent_id, resource_id) DO UPDATE SET updated_at = ?4 \
+             RETURNING id",
+        )
+        .bind(user.0)
+        .bind(agent_id)
+        .bind(resource_id)
+        .bind(now_db)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fk_is_not_found)?;
+        let consent_id: i64 = row.try_get("id")?;
+        for scope in scopes {
+            sqlx::query(
+                "INSERT INTO consent_scopes (consent_id, scope, granted_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (consent_id, scope) DO NOTHING",
+            )
+            .bind(consent_id)
+            .bind(*scope)
+            .bind(now_db)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn has_consent(
+        &self,
+        user: UserId,
+        agent_id: &str,
+        resource_id: &str,
+        scopes: &[&str],
+    ) -> Result<bool, StoreError> {
+        let Some(granted) = self.consented_scopes(user, agent_id, resource_id).await? else {
+            return Ok(false);
+        };
+        let granted: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
+        Ok(scopes.iter().all(|s| granted.contains(s)))
+    }
+
+    async fn consented_scopes(
+        &self,
+        user: UserId,
+        agent_id: &str,
+        resource_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.scope FROM consents c LEFT JOIN consent_scopes s ON s.consent_id = c.id \
+             WHERE c.user_id = ? AND c.agent_id = ? AND c.resource_id = ? ORDER BY s.scope",
+        )
+        .bind(user.0)
+        .bind(agent_id)
+        .bind(resource_id)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut scopes = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(scope) = row.try_get::<Option<String>, _>("scope")? {
+                scopes.push(scope);
+            }
+        }
+        Ok(Some(scopes))
+    }
+
+    async fn revoke_consent(
+        &self,
+        user: UserId,
+        agent_id: &str,
+        resource_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM consents WHERE user_id = ? AND agent_id = ? AND resource_id = ?",
+        )
+        .bind(user.0)
+        .bind(agent_id)
+        .bind(resource_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(
+        &self,
+        session_id: &str,
+        csrf_token: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<Session, StoreError> {
+        let digest = secret_digest(session_id)?;
+        if csrf_token.is_empty() {
+            return Err(StoreError::InvalidInput("csrf token"));
+        }
+        if expires_at <= now {
+            return Err(StoreError::InvalidInput("expires_at"));
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, csrf_token, created_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(digest)
+        .bind(csrf_token)
+        .bind(to_db(now)?)
+        .bind(to_db(expires_at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(Session {
+            user: None,
+            csrf_token: csrf_token.to_owned(),
+            created_at: now,
+            expires_at,
+        })
+    }
+
+    async fn session(&self, session_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        let digest = secret_digest(session_id)?;
+        let row = sqlx::query(
+            "SELECT user_id, csrf_token, created_at, expires_at FROM sessions \
+             WHERE id_hash = ? AND expires_at > ?",
+        )
+        .bind(digest)
+        .bind(to_db(now)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Session {
+            user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+        }))
+    }
+
+    async fn set_session_user(
+        &self,
+        session_id: &str,
+        user: UserId,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let digest = secret_digest(session_id)?;
+        let done =
+            sqlx::query("UPDATE sessions SET user_id = ? WHERE id_hash = ? AND expires_at > ?")
+                .bind(user.0)
+                .bind(digest)
+                .bind(to_db(now)?)
+                .execute(&self.pool)
+                .await
+                .map_err(fk_is_not_found)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        let digest = secret_digest(session_id)?;
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn active_key(&self) -> Result<Option<SigningKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT kid, alg, private_seed, public_jwk, created_at FROM signing_keys \
+             WHERE active = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SigningKey {
+            kid: row.try_get("kid")?,
+            alg: row.try_get("alg")?,
+            private_seed: Zeroizing::new(row.try_get("private_seed")?),
+            public_jwk: row.try_get("public_jwk")?,
+            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+        }))
+    }
+
+    async fn verification_keys(&self) -> Result<Vec<VerificationKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, public_jwk, active, created_at FROM signing_keys \
+             WHERE retired_at IS NULL ORDER BY active DESC, created_at DESC, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(VerificationKey {
+                    kid: row.try_get("kid")?,
+                    alg: row.try_get("alg")?,
+                    public_jwk: row.try_get("public_jwk")?,
+                    active: row.try_get::<i64, _>("active")? == 1,
+                    created_at: from_db(row.try_get("created_at")?, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rotate(&self, key: &NewSigningKey<'_>, now: u64) -> Result<(), StoreError> {
+        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
+            return Err(StoreError::InvalidInput("signing key"));
+        }
+        check_jwk(key.public_jwk, "public_jwk")?;
+        let mut tx = self.pool.begin().await?;
+        // Deactivate first: the partial unique index allows only one active row.
+        sqlx::query("UPDATE signing_keys SET active = 0 WHERE active = 1")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_seed, public_jwk, created_at, active) \
+             VALUES (?, ?, ?, ?, ?, 1)",
+        )
+        .bind(key.kid)
+        .bind(key.alg)
+        .bind(key.private_seed)
+        .bind(key.public_jwk)
+        .bind(to_db(now)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retire(&self, kid: &str, now: u64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET retired_at = ? \
+             WHERE kid = ? AND active = 0 AND retired_at IS NULL",
+        )
+        .bind(to_db(now)?)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT active FROM signing_keys WHERE kid = ?")
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Err(StoreError::NotFound),
+            Some(row) if row.try_get::<i64, _>("active")? == 1 => Err(StoreError::Conflict),
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
+        let now = to_db(now)?;
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM authorization_codes WHERE expires_at <= ?",
+            "DELETE FROM pending_requests WHERE expires_at <= ?",
+            "DELETE FROM sessions WHERE expires_at <= ?",
+            "DELETE FROM refresh_tokens WHERE expires_at <= ?",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// Why a pending request could not be decided.
+const PENDING_STATUS: &str =
+    "SELECT expires_at, decided_at AS used FROM pending_requests WHERE token_hash = ?";
+
+/// Why a code could not be redeemed.
+const CODE_STATUS: &str =
+    "SELECT expires_at, used_at AS used FROM authorization_codes WHERE code_hash = ?";
+
+/// Marks a live, undecided pending request decided, as the first (write) statement of `tx`.
+/// Returns its row id and contents, or `None` if nothing matched.
+async fn decide(
+    tx: &mut Transaction<'static, Sqlite>,
+    digest: &[u8],
+    decision: &'static str,
+    user: Option<UserId>,
+    now: u64,
+) -> Result<Option<(i64, AuthorizationRequest)>, StoreError> {
+    let sql = format!(
+        "UPDATE pending_requests SET decided_at = ?1, decision = ?2, user_id = ?3 \
+         WHERE token_hash = ?4 AND decided_at IS NULL AND expires_at > ?1 \
+         RETURNING id, {REQUEST_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(to_db(now)?)
+        .bind(decision)
+        .bind(user.map(|u| u.0))
+        .bind(digest)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(fk_is_not_found)?;
+    row.map(|row| Ok((row.try_get("id")?, request_from_row(&row)?)))
+        .transpose()
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: from_db(row.try_get("created_at")?, "created_at")?,
+    })
+}
+
+fn request_from_row(row: &SqliteRow) -> Result<AuthorizationRequest, StoreError> {
+    Ok(AuthorizationRequest {
+        agent_id: row.try_get("agent_id")?,
+        agent_delegate: row.try_get("agent_delegate")?,
+        agent_jwk: row.try_get("agent_jwk")?,
+        agent_jkt: row.try_get("agent_jkt")?,
+        resource_id: row.try_get("resource_id")?,
+        scope: row.try_get("scope")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        state: row.try_get("state")?,
+    })
+}
+
+fn pending_from_row(row: &SqliteRow) -> Result<PendingRequest, StoreError> {
+    Ok(PendingRequest {
+        request: request_from_row(row)?,
+        created_at: from_db(row.try_get("created_at")?, "created_at")?,
+        expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+    })
+}
+
+/// Unix seconds as SQLite's signed 64-bit INTEGER.
+fn to_db(t: u64) -> Result<i64, StoreError> {
+    i64::try_from(t).map_err(|_| StoreError::InvalidInput("time out of range"))
+}
+
+/// A stored INTEGER back to unix seconds.
+fn from_db(t: i64, column: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(t).map_err(|_| StoreError::Corrupt(column))
+}
+
+/// A foreign-key violation means the referenced user does not exist.
+fn fk_is_not_found(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => e.into(),
+    }
+}
+
+/// The migrations compiled into the binary, so a deployment is one file.
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<
+        Box<
+            dyn Future<Output = Result<Vec<Migration>, Box<dyn std::error::Error + Send + Sync>>>
+                + Send,
+        >,
+    > {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(core::future::ready(Ok(migrations)))
+    }
+}
