@@ -290,6 +290,8 @@ impl Discovery {
     /// once per minute per location; failures are remembered for
     /// [`negative_ttl`](DiscoveryConfig::negative_ttl).
     ///
+    /// Must be called within a Tokio runtime (fetches run on it).
+    ///
     /// # Errors
     /// [`DiscoveryError`]: a malformed location (checked before anything is cached), an
     /// egress refusal, an HTTP or document failure, an unknown or ambiguous `kid`, or an
@@ -342,8 +344,9 @@ impl Discovery {
         }
     }
 
-    /// Forgets everything cached for `location`; the next lookup fetches again (still
-    /// subject to nothing else: use it after an out-of-band signal of key rotation).
+    /// Forgets everything cached for `location`, including the refetch floor: the next
+    /// lookup fetches again. For out-of-band signals of key rotation; never call it on
+    /// behalf of unauthenticated callers.
     pub fn invalidate(&self, location: &JwksLocation) {
         lock(&self.inner.entries).remove(location);
     }
@@ -465,7 +468,7 @@ impl Inner {
                 if slot.keys.as_ref().is_none_or(|k| now >= k.expires) {
                     slot.keys = None;
                 }
-                slot.failure = Some((e, now + self.config.negative_ttl));
+                slot.failure = Some((e, later(now, self.config.negative_ttl)));
             }
         }
     }
@@ -485,7 +488,7 @@ impl Inner {
                     .get(&target, &self.counters.metadata_fetches)
                     .await?;
                 let url = self.jwks_uri_from_metadata(id, well_known, &target, &doc.body)?;
-                let expires = self.clock.now() + doc.freshness.ttl(&self.config);
+                let expires = later(self.clock.now(), doc.freshness.ttl(&self.config));
                 lock(&entry.slot).meta = Some((url.clone(), expires));
                 url
             }
@@ -506,7 +509,7 @@ impl Inner {
             .collect();
         Ok(KeySet {
             keys,
-            expires: self.clock.now() + doc.freshness.ttl(&self.config),
+            expires: later(self.clock.now(), doc.freshness.ttl(&self.config)),
         })
     }
 
@@ -544,6 +547,13 @@ impl Inner {
         }
         Ok(url)
     }
+}
+
+/// `now + d`, saturating instead of panicking on absurd configured durations.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

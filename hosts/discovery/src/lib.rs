@@ -26,6 +26,13 @@
 //! The cache reads time from a [`Clock`] ([`SystemClock`] by default, [`ManualClock`] in
 //! tests).
 //!
+//! ## Crate features
+//! - `p256`: ES256 keys in a JWKS become usable (enables `aauth-core/p256`).
+//! - `rsa`: RS256/PS256 keys become usable (enables `aauth-core/rsa`).
+//!
+//! Without them such keys are reported as [`DiscoveryError::Key`] when their `kid` is
+//! requested; the other keys of the same set still work (digest S-10).
+//!
 //! HTTPS uses rustls with the *ring* provider and the platform's root certificates
 //! (`rustls-platform-verifier`), which keeps the aws-lc C build out of the graph.
 //!

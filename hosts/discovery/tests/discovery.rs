@@ -495,3 +495,35 @@ async fn cache_stays_bounded_under_a_flood_of_bogus_locations() {
         ErrorCode::InvalidRequest
     );
 }
+
+#[tokio::test]
+async fn unusable_or_duplicate_members_do_not_hide_good_keys() {
+    let s = Server::start().await;
+    let mut set = jwks(&[(1, "good"), (2, "twin"), (3, "twin")]);
+    let keys = set["keys"].as_array_mut().unwrap();
+    keys.push(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "sym"}));
+    keys.push(json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": "short"}));
+    keys.push(json!(42));
+    s.set(JWKS, Route::json(&set));
+    let (d, _) = discovery(DiscoveryConfig::default());
+    let loc = JwksLocation::url(s.url(JWKS));
+
+    assert_eq!(
+        d.key(&loc, Some("good")).await.unwrap().ed25519_bytes(),
+        Some(public(1))
+    );
+    assert_eq!(
+        d.key(&loc, Some("twin")).await,
+        Err(DiscoveryError::AmbiguousKid)
+    );
+    let sym = d.key(&loc, Some("sym")).await.unwrap_err();
+    assert!(matches!(sym, DiscoveryError::Key(_)));
+    assert_eq!(sym.code(), ErrorCode::UnsupportedAlgorithm);
+    assert!(matches!(
+        d.key(&loc, Some("short")).await,
+        Err(DiscoveryError::Key(_))
+    ));
+    // Without a kid the set must hold exactly one key.
+    assert_eq!(d.key(&loc, None).await, Err(DiscoveryError::UnknownKid));
+    assert_eq!(s.hits(JWKS), 1);
+}
