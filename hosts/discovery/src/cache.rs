@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use aauth_core::Jwks;
 use aauth_core::crypto::KeyError;
-use aauth_core::{Jwks, PublicKey};
+use aauth_core::verify::{KeyRequest, KeySource, ResolvedKey};
 use reqwest::Url;
 use serde_json::{Map, Value};
 
@@ -231,13 +232,13 @@ impl Slot {
 
 #[derive(Debug)]
 struct KeySet {
-    keys: Vec<(Option<String>, Result<PublicKey, KeyError>)>,
+    keys: Vec<(Option<String>, Result<Arc<ResolvedKey>, KeyError>)>,
     expires: Instant,
 }
 
 impl KeySet {
     /// The same selection as [`Jwks::find`]: by `kid`, or the only key without one.
-    fn select(&self, kid: Option<&str>) -> Result<PublicKey, DiscoveryError> {
+    fn select(&self, kid: Option<&str>) -> Result<Arc<ResolvedKey>, DiscoveryError> {
         let mut it = self
             .keys
             .iter()
@@ -255,7 +256,7 @@ impl KeySet {
 }
 
 enum Decision {
-    Hit(PublicKey),
+    Hit(Arc<ResolvedKey>),
     Fail(DiscoveryError),
     /// No answer yet: fetch (after taking the flight lock).
     Fetch,
@@ -281,6 +282,21 @@ impl Discovery {
         }
     }
 
+    /// Resolves a core [`KeyRequest`]: a JWKS URL, or `{id}/.well-known/{name}` →
+    /// `jwks_uri` → JWKS, by `kid`. This is the async half of
+    /// [`aauth_core::verify::begin`] → [`finish`](aauth_core::verify::PendingRequest::finish).
+    ///
+    /// # Errors
+    /// As [`Discovery::key`].
+    pub async fn resolve(&self, req: &KeyRequest<'_>) -> Result<Arc<ResolvedKey>, DiscoveryError> {
+        let location = match req.source {
+            KeySource::Metadata { id, well_known } => JwksLocation::well_known(id, well_known),
+            KeySource::Jwks(url) => JwksLocation::url(url),
+            _ => return Err(DiscoveryError::InvalidLocation),
+        };
+        self.key(&location, req.kid).await
+    }
+
     /// The verification key with this `kid` at `location` (without a `kid`, the JWKS must
     /// hold exactly one key).
     ///
@@ -300,7 +316,7 @@ impl Discovery {
         &self,
         location: &JwksLocation,
         kid: Option<&str>,
-    ) -> Result<PublicKey, DiscoveryError> {
+    ) -> Result<Arc<ResolvedKey>, DiscoveryError> {
         let inner = &*self.inner;
         let entry = inner.entry(location)?;
         match inner.decide(&lock(&entry.slot), kid) {
@@ -395,7 +411,7 @@ impl Inner {
         Ok(entry)
     }
 
-    fn hit(&self, key: PublicKey) -> PublicKey {
+    fn hit(&self, key: Arc<ResolvedKey>) -> Arc<ResolvedKey> {
         self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
         key
     }
@@ -505,7 +521,10 @@ impl Inner {
         let keys = jwks
             .keys
             .iter()
-            .map(|jwk| (jwk.kid.clone(), PublicKey::from_jwk(jwk)))
+            .map(|jwk| {
+                let key = ResolvedKey::from_jwk(jwk.clone()).map(Arc::new);
+                (jwk.kid.clone(), key)
+            })
             .collect();
         Ok(KeySet {
             keys,

@@ -3,7 +3,7 @@
 //! Key discovery for AAuth verifiers: resources verifying agents and auth tokens, auth
 //! servers verifying agents and resource tokens. Given where a party publishes its keys
 //! ([`JwksLocation`]) and a `kid`, [`Discovery::key`] returns a parsed
-//! [`PublicKey`](aauth_core::PublicKey), fetching metadata and the JWKS over HTTP(S) only
+//! [`ResolvedKey`](aauth_core::verify::ResolvedKey), fetching metadata and the JWKS over HTTP(S) only
 //! when the cache cannot answer.
 //!
 //! The fetching is hostile-input safe, because the locations come from whoever signs a

@@ -25,7 +25,7 @@ async fn warm_path_does_no_fetch() {
     let loc = agent(&s);
 
     let k = d.key(&loc, Some("k1")).await.unwrap();
-    assert_eq!(k.ed25519_bytes(), Some(public(1)));
+    assert_eq!(k.key.ed25519_bytes(), Some(public(1)));
     let cold = d.stats();
     assert_eq!((cold.metadata_fetches, cold.jwks_fetches), (1, 1));
 
@@ -95,7 +95,10 @@ async fn concurrent_misses_share_one_fetch() {
         })
         .collect();
     for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap().ed25519_bytes(), Some(public(1)));
+        assert_eq!(
+            t.await.unwrap().unwrap().key.ed25519_bytes(),
+            Some(public(1))
+        );
     }
     assert_eq!((s.hits(META), s.hits(JWKS)), (1, 1));
     let st = d.stats();
@@ -169,7 +172,7 @@ async fn key_rotation_is_picked_up() {
     s.jwks(JWKS, &[(1, "k1"), (2, "k2")], Some("max-age=600"));
     clock.advance(Duration::from_secs(61));
     assert_eq!(
-        d.key(&loc, Some("k2")).await.unwrap().ed25519_bytes(),
+        d.key(&loc, Some("k2")).await.unwrap().key.ed25519_bytes(),
         Some(public(2))
     );
 
@@ -188,7 +191,7 @@ async fn key_rotation_is_picked_up() {
     s.jwks(JWKS, &[(3, "k2")], Some("max-age=600"));
     clock.advance(Duration::from_secs(601));
     assert_eq!(
-        d.key(&loc, Some("k2")).await.unwrap().ed25519_bytes(),
+        d.key(&loc, Some("k2")).await.unwrap().key.ed25519_bytes(),
         Some(public(3))
     );
     assert_eq!(s.hits(JWKS), 4);
@@ -444,7 +447,7 @@ async fn allow_list_admits_the_test_server() {
         let (d, _) = discovery(DiscoveryConfig::default());
         let loc = JwksLocation::well_known(v6.base.clone(), "aauth-agent");
         assert_eq!(
-            d.key(&loc, Some("k2")).await.unwrap().ed25519_bytes(),
+            d.key(&loc, Some("k2")).await.unwrap().key.ed25519_bytes(),
             Some(public(2))
         );
     }
@@ -509,7 +512,7 @@ async fn unusable_or_duplicate_members_do_not_hide_good_keys() {
     let loc = JwksLocation::url(s.url(JWKS));
 
     assert_eq!(
-        d.key(&loc, Some("good")).await.unwrap().ed25519_bytes(),
+        d.key(&loc, Some("good")).await.unwrap().key.ed25519_bytes(),
         Some(public(1))
     );
     assert_eq!(
