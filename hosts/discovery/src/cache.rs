@@ -230,9 +230,12 @@ impl Slot {
     }
 }
 
+/// A key of a fetched set, by `kid`; unusable keys are kept so their `kid` still answers.
+type CachedKey = (Option<String>, Result<Arc<ResolvedKey>, KeyError>);
+
 #[derive(Debug)]
 struct KeySet {
-    keys: Vec<(Option<String>, Result<Arc<ResolvedKey>, KeyError>)>,
+    keys: Vec<CachedKey>,
     expires: Instant,
 }
 
