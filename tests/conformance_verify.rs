@@ -33,7 +33,7 @@ impl Offline {
 }
 
 impl aauth_core::verify::KeyResolver for Offline {
-    fn resolve(&self, req: &KeyRequest<'_>) -> Option<ResolvedKey> {
+    fn resolve(&self, req: &KeyRequest<'_>) -> Option<std::sync::Arc<ResolvedKey>> {
         let id = match req.source {
             KeySource::Metadata { id, .. } => id,
             KeySource::Jwks(url) => url,
@@ -43,7 +43,9 @@ impl aauth_core::verify::KeyResolver for Offline {
             .borrow_mut()
             .push(format!("{id} {:?}", req.purpose));
         let set: Jwks = serde_json::from_value(self.jwks.get(id)?.clone()).ok()?;
-        ResolvedKey::select(&set, req.kid).ok()
+        ResolvedKey::select(&set, req.kid)
+            .ok()
+            .map(std::sync::Arc::new)
     }
 }
 

@@ -29,6 +29,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::fmt;
 
 use crate::crypto::{KeyError, PublicKey};
@@ -114,13 +115,16 @@ impl ResolvedKey {
 }
 
 /// Resolves keys for verification. Implemented by hosts over their caches; a closure works.
+///
+/// Keys are shared (`Arc`) so a cache hit costs a reference-count increment, not a copy of
+/// the JWK.
 pub trait KeyResolver {
     /// The key for `req`, or `None` when it cannot be found.
-    fn resolve(&self, req: &KeyRequest<'_>) -> Option<ResolvedKey>;
+    fn resolve(&self, req: &KeyRequest<'_>) -> Option<Arc<ResolvedKey>>;
 }
 
-impl<F: Fn(&KeyRequest<'_>) -> Option<ResolvedKey>> KeyResolver for F {
-    fn resolve(&self, req: &KeyRequest<'_>) -> Option<ResolvedKey> {
+impl<F: Fn(&KeyRequest<'_>) -> Option<Arc<ResolvedKey>>> KeyResolver for F {
+    fn resolve(&self, req: &KeyRequest<'_>) -> Option<Arc<ResolvedKey>> {
         self(req)
     }
 }
@@ -524,5 +528,5 @@ pub fn verify_request(
         Some(kr) => Some(resolver.resolve(&kr).ok_or(VerifyError::KeyUnavailable)?),
         None => None,
     };
-    pending.finish(req, resolved.as_ref(), policy, tokens, now)
+    pending.finish(req, resolved.as_deref(), policy, tokens, now)
 }

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         req = req.with_body(body);
     }
     let jwk = SigningKey::from_seed(&[3; 32]).public_jwk();
-    let resolver = move |_: &KeyRequest<'_>| ResolvedKey::from_jwk(jwk.clone()).ok();
+    let resolver = move |_: &KeyRequest<'_>| ResolvedKey::from_jwk(jwk.clone()).ok().map(std::sync::Arc::new);
     let tokens = TokenPolicy::new("https://resource.example").with_trusted_issuers(&["https://as.example"]);
     let now = UnixTime::from_secs(1_768_785_919);
     let r = verify_request(&req, &resolver, &VerifyPolicy::default(), &tokens, now);
