@@ -54,6 +54,11 @@ mod time;
 pub mod token;
 pub mod verify;
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use agent_auth::AgentAuth;
 pub use crypto::{Alg, PublicKey, Signer, SigningKey};
 pub use error::{ErrorCode, ProtocolError};
