@@ -172,24 +172,14 @@ pub fn apply_signature_headers(
 ) -> Result<(), InvalidHeader> {
     let mut values = Vec::with_capacity(4);
     for (name, value) in sig.iter() {
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader { name })?;
         let v = HeaderValue::from_str(value).map_err(|_| InvalidHeader { name })?;
-        values.push((HeaderName::from_static(lower(name)), v));
+        values.push((n, v));
     }
     for (n, v) in values {
         headers.insert(n, v);
     }
     Ok(())
-}
-
-/// The lowercase spelling `http` requires for static names.
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Content-Digest" => "content-digest",
-        "Signature-Key" => "signature-key",
-        "Signature-Input" => "signature-input",
-        "Signature" => "signature",
-        _ => "x-aauth-unknown",
-    }
 }
 
 /// The JSON error body of digest §2.9 (RFC 6749 §5.2 style).

@@ -852,3 +852,25 @@ async fn oversized_bodies_get_413() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn unresolvable_keys_are_a_401_not_a_500() {
+    bounded(async {
+        let h = harness().await;
+        for (id, kid) in [
+            (h.agent.as_str(), "no-such-kid"),
+            ("http://127.0.0.1:1", "key-1"),
+        ] {
+            let sk = KeyScheme::Jwks(JwksRef::Id {
+                id: id.into(),
+                kid: kid.into(),
+                well_known: Some("aauth-agent".into()),
+            })
+            .to_header("sig1")
+            .unwrap();
+            let r = h.call(Call::get("/data-jwks"), &sk, &h.agent_key).await;
+            r.assert_error(401, "invalid_signature", "httpsig");
+        }
+    })
+    .await;
+}
