@@ -1,0 +1,268 @@
+//! The authorization policy: buffer, verify, enforce, challenge.
+
+use core::future::Future;
+use core::pin::Pin;
+use std::sync::Arc;
+
+use aauth_core::token::{ResourceClaims, TokenType};
+use aauth_core::verify::{self, TokenPolicy, VerifiedRequest, VerifyError};
+use aauth_core::{AgentAuth, UnixTime};
+use aauth_http::RequestView;
+use axum::body::{Body, HttpBody};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::Request;
+use http::header::CONTENT_LENGTH;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_http::auth::AsyncAuthorizeRequest;
+
+use crate::config::{KeyFetcher, MAX_AUTH_SERVERS, ResourceConfig};
+use crate::rejection::{Rejection, Unmet};
+use crate::requirement::Requirement;
+use crate::verified::VerifiedAgent;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The boxed future of [`AAuthPolicy::authorize`](AsyncAuthorizeRequest::authorize).
+pub type AuthorizeFuture =
+    Pin<Box<dyn Future<Output = Result<Request<Body>, Response>> + Send + 'static>>;
+
+/// A [`tower_http::auth::AsyncAuthorizeRequest`] that verifies AAuth-signed requests
+/// against one [`Requirement`]. Usually obtained through [`ResourceConfig::require`].
+///
+/// For each request it buffers the body (bounded; `413` beyond the limit), verifies the
+/// signature and any token with `aauth-core` (resolving keys through the configured
+/// [`KeyFetcher`]), enforces the requirement, and on success inserts a
+/// [`VerifiedAgent`] into the request extensions; otherwise it answers with a
+/// [`Rejection`].
+pub struct AAuthPolicy<K> {
+    config: ResourceConfig<K>,
+    route: Arc<Route>,
+}
+
+impl<K> Clone for AAuthPolicy<K> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            route: Arc::clone(&self.route),
+        }
+    }
+}
+
+impl<K> core::fmt::Debug for AAuthPolicy<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AAuthPolicy")
+            .field("requirement", &self.route.requirement)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Route {
+    requirement: Requirement,
+    /// The route's scopes joined with spaces: the `scope` of its resource tokens.
+    scope: String,
+}
+
+impl<K: KeyFetcher> AAuthPolicy<K> {
+    /// A policy enforcing `requirement` with `config`.
+    pub fn new(config: ResourceConfig<K>, requirement: Requirement) -> Self {
+        let scope = match &requirement {
+            Requirement::AuthToken { scopes } => scopes.join(" "),
+            _ => String::new(),
+        };
+        Self {
+            config,
+            route: Arc::new(Route { requirement, scope }),
+        }
+    }
+
+    /// The requirement enforced.
+    pub fn requirement(&self) -> &Requirement {
+        &self.route.requirement
+    }
+
+    /// Buffers, verifies and enforces; on success the request carries a
+    /// [`VerifiedAgent`] and the buffered body.
+    ///
+    /// # Errors
+    /// The [`Rejection`] to answer with.
+    pub async fn check<B>(&self, req: Request<B>) -> Result<Request<Body>, Rejection>
+    where
+        B: HttpBody + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let cfg = &self.config.inner;
+        let (mut parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > cfg.body_limit as u64) {
+            return Err(Rejection::BodyTooLarge {
+                limit: cfg.body_limit,
+            });
+        }
+        let body = match Limited::new(body, cfg.body_limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Err(Rejection::BodyTooLarge {
+                    limit: cfg.body_limit,
+                });
+            }
+            Err(_) => return Err(Rejection::BodyUnreadable),
+        };
+        let now = (cfg.clock)();
+        let signed = ["signature", "signature-input", "signature-key"]
+            .iter()
+            .any(|h| parts.headers.contains_key(*h));
+        if !signed {
+            return Err(self.challenge_before_verification(Unmet::Signature));
+        }
+        let (verified, scheme) = self.verify(&parts, &body, now).await?;
+        self.enforce(&verified, now)?;
+        parts
+            .extensions
+            .insert(VerifiedAgent::new(verified, scheme));
+        Ok(Request::from_parts(parts, Body::from(body)))
+    }
+
+    async fn verify(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        now: UnixTime,
+    ) -> Result<(VerifiedRequest, &'static str), Rejection> {
+        let cfg = &self.config.inner;
+        let view = RequestView::new(parts, Some(body), &cfg.authority, &cfg.scheme);
+        let req = view.parts();
+        // The trusted issuers as `&[&str]` without allocating per request.
+        let issuers: [&str; MAX_AUTH_SERVERS] =
+            core::array::from_fn(|i| cfg.auth_servers.get(i).map_or("", String::as_str));
+        let issuers = &issuers[..cfg.auth_servers.len().min(MAX_AUTH_SERVERS)];
+        let tokens = TokenPolicy::new(&cfg.resource_id)
+            .with_trusted_issuers(issuers)
+            .with_leeway(cfg.leeway);
+        let policy = &cfg.verify_policy;
+
+        let pending = match verify::begin(&req, policy, &tokens, now) {
+            Ok(p) => p,
+            Err(e) => {
+                let auth = presents_auth_token(&e);
+                return Err(failed(e, auth));
+            }
+        };
+        let auth = pending.token().and_then(|t| t.token_type()) == Some(TokenType::Auth);
+        let scheme = pending.signature_key().scheme.name();
+        let resolved = match pending.key_request() {
+            Some(kr) => match cfg.fetcher.fetch(&kr).await {
+                Ok(k) => Some(k),
+                Err(_) => return Err(failed(VerifyError::KeyUnavailable, auth)),
+            },
+            None => None,
+        };
+        pending
+            .finish(&req, resolved.as_deref(), policy, &tokens, now)
+            .map(|v| (v, scheme))
+            .map_err(|e| failed(e, auth))
+    }
+
+    fn enforce(&self, v: &VerifiedRequest, now: UnixTime) -> Result<(), Rejection> {
+        match &self.route.requirement {
+            Requirement::Signature => Ok(()),
+            Requirement::Identified => match v.agent() {
+                Some(_) => Ok(()),
+                None => Err(self.challenge_before_verification(Unmet::Identity)),
+            },
+            Requirement::AuthToken { scopes } => {
+                let unmet = match v.auth_token() {
+                    Some(t) if grants(t.scope.as_deref(), scopes) => return Ok(()),
+                    Some(_) => Unmet::Scope,
+                    None => Unmet::AuthToken,
+                };
+                let Some(agent) = v.agent() else {
+                    return Err(self.challenge_before_verification(Unmet::Identity));
+                };
+                let cfg = &self.config.inner;
+                let auth_server = cfg.auth_servers.first().map_or("", String::as_str);
+                let token = ResourceClaims::with_scope(
+                    cfg.resource_id.as_str(),
+                    auth_server,
+                    agent,
+                    v.signer_thumbprint(),
+                    self.route.scope.as_str(),
+                    now.saturating_add(cfg.resource_token_lifetime),
+                )
+                .sign(&cfg.signing_key)
+                .map_err(Rejection::ResourceToken)?;
+                Err(Rejection::Challenge {
+                    challenge: Box::new(AgentAuth::auth_token(&token, auth_server)),
+                    unmet,
+                })
+            }
+        }
+    }
+
+    /// The challenge for a caller that has not shown enough to get a resource token:
+    /// `httpsig` on signature routes, `httpsig; identity=?1` elsewhere.
+    fn challenge_before_verification(&self, unmet: Unmet) -> Rejection {
+        let challenge = match self.route.requirement {
+            Requirement::Signature => AgentAuth::pseudonymous(),
+            _ => AgentAuth::identity(),
+        };
+        Rejection::Challenge {
+            challenge: Box::new(challenge),
+            unmet,
+        }
+    }
+}
+
+/// Whether the space-separated `granted` scope string contains every scope in `required`.
+fn grants(granted: Option<&str>, required: &[String]) -> bool {
+    let granted = granted.unwrap_or_default();
+    required
+        .iter()
+        .all(|r| granted.split_ascii_whitespace().any(|g| g == r))
+}
+
+/// Whether a failure of [`verify::begin`] concerns an auth token.
+fn presents_auth_token(e: &VerifyError) -> bool {
+    match e {
+        VerifyError::UntrustedIssuer => true,
+        VerifyError::Token(t) => t.expected() == Some(TokenType::Auth),
+        _ => false,
+    }
+}
+
+/// A verification failure: `Agent-Auth: httpsig`, plus `auth-token` when the request
+/// presented an auth token (the reference resource's replies, reference notes §5).
+fn failed(error: VerifyError, auth_token: bool) -> Rejection {
+    let mut challenge = AgentAuth::pseudonymous();
+    challenge.auth_token = auth_token;
+    Rejection::Verification {
+        error,
+        challenge: Box::new(challenge),
+    }
+}
+
+impl<B, K> AsyncAuthorizeRequest<B> for AAuthPolicy<K>
+where
+    B: HttpBody + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    K: KeyFetcher,
+{
+    type RequestBody = Body;
+    type ResponseBody = Body;
+    type Future = AuthorizeFuture;
+
+    fn authorize(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            this.check(request)
+                .await
+                .map_err(IntoResponse::into_response)
+        })
+    }
+}
