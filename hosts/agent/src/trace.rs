@@ -103,9 +103,11 @@ impl Trace {
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, hop) in self.hops.iter().enumerate() {
-            let status = hop
-                .status
-                .map_or_else(|| "no response".to_owned(), |s| s.to_string());
+            let status = match (hop.status, hop.step) {
+                (Some(s), _) => s.to_string(),
+                (None, Step::Consent) => "consent hook".to_owned(),
+                (None, _) => "no response".to_owned(),
+            };
             writeln!(
                 f,
                 "[{}] {} {} {} -> {status}",
