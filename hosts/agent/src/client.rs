@@ -828,10 +828,10 @@ impl AgentClient {
             reason,
         };
         let url = parse_url(endpoint).map_err(|_| invalid(0, "token endpoint is not a URL"))?;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("request_type", request_type);
-        form.extend_pairs(fields);
-        let body = form.finish();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("request_type", request_type)
+            .extend_pairs(fields)
+            .finish();
         let headers = [(
             "content-type".to_owned(),
             "application/x-www-form-urlencoded".to_owned(),

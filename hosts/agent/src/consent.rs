@@ -27,6 +27,23 @@ pub struct ConsentRequest {
     pub auth_server: String,
 }
 
+impl ConsentRequest {
+    /// A consent request for `request_token` at `url`.
+    pub fn new(
+        url: impl Into<String>,
+        request_token: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        auth_server: impl Into<String>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            request_token: request_token.into(),
+            redirect_uri: redirect_uri.into(),
+            auth_server: auth_server.into(),
+        }
+    }
+}
+
 /// Consent ended without a code: the OAuth `error` (`access_denied`, …) from the callback,
 /// or a local failure (`consent_failed`, `timeout`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ use crate::clock::Clock;
 use crate::consent::ConsentError;
 use crate::error::AgentError;
 
-type Waiters = HashMap<String, oneshot::Sender<Result<String, ConsentError>>>;
+/// Pending waits: `state` → (wait id, sender). The id lets a dropped wait remove only its
+/// own entry, not a newer one registered under the same `state`.
+type Waiters = HashMap<String, (u64, oneshot::Sender<Result<String, ConsentError>>)>;
 
 /// Consent waits keyed by `state`, completed by `GET /callback?code=…|error=…`.
 ///
@@ -32,6 +35,7 @@ type Waiters = HashMap<String, oneshot::Sender<Result<String, ConsentError>>>;
 #[derive(Clone, Default)]
 pub struct CallbackRegistry {
     waiters: Arc<Mutex<Waiters>>,
+    next_id: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for CallbackRegistry {
@@ -53,10 +57,12 @@ impl CallbackRegistry {
     pub fn register(&self, state: impl Into<String>) -> PendingCallback {
         let state = state.into();
         let (tx, rx) = oneshot::channel();
-        self.lock().insert(state.clone(), tx);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(state.clone(), (id, tx));
         PendingCallback {
             registry: self.clone(),
             state,
+            id,
             rx,
         }
     }
@@ -70,7 +76,7 @@ impl CallbackRegistry {
             None => None,
         };
         match key.and_then(|k| waiters.remove(&k)) {
-            Some(tx) => tx.send(result).is_ok(),
+            Some((_, tx)) => tx.send(result).is_ok(),
             None => false,
         }
     }
@@ -90,6 +96,7 @@ impl CallbackRegistry {
 pub struct PendingCallback {
     registry: CallbackRegistry,
     state: String,
+    id: u64,
     rx: oneshot::Receiver<Result<String, ConsentError>>,
 }
 
@@ -119,7 +126,10 @@ impl PendingCallback {
 impl Drop for PendingCallback {
     fn drop(&mut self) {
         let mut waiters = self.registry.lock();
-        if waiters.get(&self.state).is_some_and(|tx| tx.is_closed()) {
+        if waiters
+            .get(&self.state)
+            .is_some_and(|(id, _)| *id == self.id)
+        {
             waiters.remove(&self.state);
         }
     }
