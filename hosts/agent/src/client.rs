@@ -589,19 +589,20 @@ impl AgentClient {
     ) -> Result<(u64, Option<CachedToken>), AgentError> {
         let mut s = slot.lock().await;
         let now = self.now().as_secs();
-        if s.generation != seen {
-            if let Some(t) = s.token.as_ref().filter(|t| now < t.exp) {
-                return Ok((s.generation, Some(t.clone())));
-            }
+        if s.generation != seen
+            && let Some(t) = s.token.as_ref().filter(|t| now < t.exp)
+        {
+            return Ok((s.generation, Some(t.clone())));
         }
-        if let Some(used) = used.filter(|u| {
+        let expired = |u: &&CachedToken| {
             u.refresh_token.is_some() && u.exp <= now.saturating_add(self.inner.refresh_margin)
-        }) {
-            if let Ok(fresh) = self.refresh(used, trace).await {
-                s.generation += 1;
-                s.token = Some(fresh.clone());
-                return Ok((s.generation, Some(fresh)));
-            }
+        };
+        if let Some(used) = used.filter(expired)
+            && let Ok(fresh) = self.refresh(used, trace).await
+        {
+            s.generation += 1;
+            s.token = Some(fresh.clone());
+            return Ok((s.generation, Some(fresh)));
         }
         let Some((resource_token, auth_server)) = challenge else {
             s.token = None;
@@ -996,4 +997,65 @@ fn redact_json(mut v: Value) -> Value {
         *rt = Value::String("[elided]".to_owned());
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_bodies_elide_secrets() {
+        let body = "request_type=code&code=abc&redirect_uri=http%3A%2F%2Fa%2Fcallback";
+        assert_eq!(
+            redact_form(body),
+            "request_type=code&code=%5Belided%5D&redirect_uri=http%3A%2F%2Fa%2Fcallback"
+        );
+        let v = redact_json(serde_json::json!({"auth_token": "t", "refresh_token": "r"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"auth_token": "t", "refresh_token": "[elided]"})
+        );
+    }
+
+    #[test]
+    fn request_drops_signature_headers_and_checks_urls() {
+        let req = AgentRequest::post("http://127.0.0.1:9/x?y=1", "application/json", "{}")
+            .unwrap()
+            .header("Signature", "sig1=:AA:")
+            .header("content-digest", "sha-256=:AA:")
+            .header("x-trace", "1");
+        let names: Vec<&str> = req.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-trace"]);
+        assert!(matches!(
+            AgentRequest::get("file:///etc/passwd"),
+            Err(AgentError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn identity_headers() {
+        let key = SigningKey::from_seed(&[1; 32]);
+        assert_eq!(
+            Identity::agent_server("http://a.test/")
+                .scheme(&key)
+                .err()
+                .map(|e| e.to_string()),
+            Some("agent client configuration: agent-server key needs a kid".to_owned())
+        );
+        let key = key.with_kid("key-1");
+        let h = Identity::agent_server("http://a.test/")
+            .scheme(&key)
+            .unwrap()
+            .to_header(LABEL)
+            .unwrap();
+        assert_eq!(
+            h,
+            r#"sig1=(scheme=jwks id="http://a.test" kid="key-1" well-known="aauth-agent")"#
+        );
+        assert_eq!(
+            Identity::agent_server("http://a.test").default_redirect_uri(),
+            Some("http://a.test/callback".to_owned())
+        );
+        assert_eq!(Identity::Pseudonymous.default_redirect_uri(), None);
+    }
 }

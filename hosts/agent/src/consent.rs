@@ -323,3 +323,31 @@ impl ConsentHook for CallbackConsent {
         Box::pin(self.run(request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_code_and_error() {
+        let ok = Url::parse("http://a.test/callback?code=abc").unwrap();
+        assert_eq!(code_from_redirect(&ok).unwrap(), "abc");
+        let denied = Url::parse(
+            "http://a.test/callback?error=access_denied&error_description=User+denied+consent",
+        )
+        .unwrap();
+        let e = code_from_redirect(&denied).unwrap_err();
+        assert_eq!(e.to_string(), "access_denied: User denied consent");
+        let empty = Url::parse("http://a.test/callback").unwrap();
+        assert_eq!(
+            code_from_redirect(&empty).unwrap_err().error,
+            "invalid_response"
+        );
+    }
+
+    #[test]
+    fn form_consent_debug_hides_password() {
+        let s = format!("{:?}", FormConsent::new("u", "hunter2"));
+        assert!(!s.contains("hunter2"));
+    }
+}

@@ -150,3 +150,18 @@ pub fn decode_jwt(compact: &str) -> Option<Value> {
     let payload = part()?;
     Some(serde_json::json!({ "header": header, "payload": payload }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_header_and_payload() {
+        // {"alg":"EdDSA","typ":"auth+jwt"} . {"exp":5}
+        let t = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF1dGgrand0In0.eyJleHAiOjV9.c2ln";
+        let v = decode_jwt(t).unwrap();
+        assert_eq!(v["header"]["typ"], "auth+jwt");
+        assert_eq!(v["payload"]["exp"], 5);
+        assert_eq!(decode_jwt("opaque"), None);
+    }
+}
