@@ -24,9 +24,9 @@ use crate::trace::{Hop, Step, Trace, decode_jwt};
 const LABEL: &str = "sig1";
 /// Largest token-endpoint or metadata response body read.
 const MAX_PROTOCOL_BODY: usize = 1024 * 1024;
-/// Sends per [`AgentClient::send`]: first try, retry after acquisition, one more after a
-/// token was dropped.
-const MAX_ATTEMPTS: usize = 3;
+/// Sends per [`AgentClient::send`]: first try; a refreshed token; identity again after a
+/// refused token was dropped; the retry with a newly acquired token.
+const MAX_ATTEMPTS: usize = 4;
 
 /// How the agent identifies itself when it has no auth token for a resource (digest §2.2,
 /// "Agent response per level").
@@ -449,7 +449,7 @@ impl AgentClient {
         let (mut seen, mut token) = self.usable_token(&slot, &mut trace).await;
         let mut step = Step::Resource;
         let mut acquired = false;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 1..=MAX_ATTEMPTS {
             let sk = token
                 .as_ref()
                 .map_or(self.inner.identity_header.as_str(), |t| {
@@ -493,10 +493,12 @@ impl AgentClient {
                     .resource_token
                     .as_deref()
                     .zip(challenge.auth_server.as_deref());
-                if acquired || (pair.is_none() && token.is_none()) {
-                    if pair.is_none() && token.is_none() {
-                        return Err(AgentError::InvalidChallenge { url, source: None });
-                    }
+                if pair.is_none() && token.is_none() {
+                    return Err(AgentError::InvalidChallenge { url, source: None });
+                }
+                if acquired || attempt == MAX_ATTEMPTS {
+                    // A token fresh from the auth server was refused too: give the
+                    // caller the resource's answer.
                     return Ok(AgentResponse { response, trace });
                 }
                 acquired = pair.is_some();
@@ -516,8 +518,7 @@ impl AgentClient {
             }
             return Ok(AgentResponse { response, trace });
         }
-        // Only reached when the last attempt dropped a token without a new one; the
-        // next send would repeat the pattern, so stop here.
+        // Unreachable: the last attempt returns above.
         Err(AgentError::InvalidChallenge {
             url: request.url.to_string(),
             source: None,

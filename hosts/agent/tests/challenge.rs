@@ -566,6 +566,19 @@ async fn token_rejected_by_resource_is_replaced() {
 }
 
 #[tokio::test]
+async fn fresh_token_refused_returns_the_401() {
+    let h = Harness::start(Config::default()).await;
+    let client = h.client().build().unwrap();
+    let send = || client.send(AgentRequest::get(&h.url("/data")).unwrap());
+    assert_eq!(send().await.unwrap().status(), 200);
+    h.mock.revoke.store(2, Ordering::SeqCst);
+    let res = send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.trace.unwrap().hops.len(), 4);
+    assert_eq!(h.mock.count("auth"), 2);
+}
+
+#[tokio::test]
 async fn agent_server_routes_and_callback() {
     let key = Arc::new(SigningKey::from_seed(&[7; 32]).with_kid("key-1"));
     let registry = CallbackRegistry::new();
