@@ -112,12 +112,6 @@ impl Resource {
             .unwrap()
     }
 
-    fn jwks_header(&self) -> String {
-        format!(
-            r#"sig1=(scheme=jwks id="{}" kid="resource-key-1" well-known="aauth-resource")"#,
-            self.id
-        )
-    }
 }
 
 /// A running issuer on a fixed port over a SQLite file.
@@ -285,6 +279,9 @@ fn placeholder() -> IssuerHandle {
 
 /// A client that keeps cookies and does not follow redirects, like the reference driver.
 fn browser() -> reqwest::Client {
+    // reqwest is built without a default rustls provider in this workspace (discovery
+    // brings *ring*); plain-http tests still need one installed to build a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
