@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::Error;
@@ -122,10 +122,7 @@ fn html(status: StatusCode, body: String, cookie: Option<HeaderValue>) -> Respon
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -204,7 +201,13 @@ async fn approve<S: Store>(
     if !scopes.is_empty() {
         inner
             .store
-            .grant_consent(user, &p.request.agent_id, &p.request.resource_id, &scopes, now)
+            .grant_consent(
+                user,
+                &p.request.agent_id,
+                &p.request.resource_id,
+                &scopes,
+                now,
+            )
             .await?;
     }
     let to = redirect_with(
@@ -266,7 +269,12 @@ pub(crate) async fn get_auth<S: Store>(
 }
 
 /// See the module docs.
-fn csrf_ok<S>(inner: &Inner<S>, form_token: Option<&str>, session: &Session, h: &HeaderMap) -> bool {
+fn csrf_ok<S>(
+    inner: &Inner<S>,
+    form_token: Option<&str>,
+    session: &Session,
+    h: &HeaderMap,
+) -> bool {
     let origin = inner.config.origin();
     let origin_ok = h
         .get(header::ORIGIN)
@@ -394,7 +402,10 @@ mod tests {
         assert_eq!(
             redirect_with(
                 "https://a.example/cb?s=1",
-                &[("error", "access_denied"), ("error_description", "User denied consent")],
+                &[
+                    ("error", "access_denied"),
+                    ("error_description", "User denied consent")
+                ],
                 Some("a&b")
             ),
             "https://a.example/cb?s=1&error=access_denied&error_description=User+denied+consent&state=a%26b"
@@ -404,7 +415,10 @@ mod tests {
     #[test]
     fn session_cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; aauth_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; aauth_session=abc; b=2"),
+        );
         assert_eq!(session_id(&h).as_deref(), Some("abc"));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

@@ -195,7 +195,11 @@ mod tests {
             redirect_uri: evil,
             csrf_token: evil,
         };
-        for page in [login_page(&v, Some(evil)), consent_page(&v, evil), error_page(evil)] {
+        for page in [
+            login_page(&v, Some(evil)),
+            consent_page(&v, evil),
+            error_page(evil),
+        ] {
             assert!(!page.contains("<script>"), "{page}");
             assert!(!page.contains("'x'"));
             assert!(page.contains("&lt;script&gt;"));

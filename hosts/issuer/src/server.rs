@@ -298,7 +298,9 @@ where
     S: Store + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let issuer = Issuer::new(config, store).await.map_err(ServeError::Store)?;
+    let issuer = Issuer::new(config, store)
+        .await
+        .map_err(ServeError::Store)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, issuer = issuer.config().issuer(), "auth server listening");
     }

@@ -236,7 +236,8 @@ async fn verify_resource_token<S: Store>(
 
 /// Normalizes a space-separated scope and checks each scope token (RFC 6749 §3.3).
 fn normalize_scope(scope: &str) -> Result<String, Error> {
-    let ok = |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
+    let ok =
+        |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
     let parts: Vec<&str> = scope.split_whitespace().collect();
     if parts.iter().any(|s| !s.chars().all(ok)) || parts.len() > 64 {
         return Err(Error::Client(
@@ -358,7 +359,10 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             let rc = verify_resource_token(inner, t, Some(&requester), call.now).await?;
             (rc.iss, rc.scope.unwrap_or_default())
         }
-        None => (requester.agent.clone(), scope.unwrap_or_default().to_owned()),
+        None => (
+            requester.agent.clone(),
+            scope.unwrap_or_default().to_owned(),
+        ),
     };
     let scope = normalize_scope(&scope)?;
     let agent_is_resource = resource == requester.agent;
@@ -405,7 +409,11 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(auth_token, inner.config.token_ttl, Some(refresh_token)))
+    Ok(token_response(
+        auth_token,
+        inner.config.token_ttl,
+        Some(refresh_token),
+    ))
 }
 
 fn token_response(auth_token: String, ttl: u64, refresh: Option<String>) -> serde_json::Value {
@@ -432,7 +440,9 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             return Err(Error::invalid_grant("Authorization code expired"));
         }
         Err(StoreError::NotFound | StoreError::Conflict | StoreError::InvalidInput(_)) => {
-            return Err(Error::invalid_grant("Invalid or expired authorization code"));
+            return Err(Error::invalid_grant(
+                "Invalid or expired authorization code",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -468,15 +478,16 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk_json(&requester.jwk)?,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(auth_token, inner.config.token_ttl, Some(refresh_token)))
+    Ok(token_response(
+        auth_token,
+        inner.config.token_ttl,
+        Some(refresh_token),
+    ))
 }
 
 /// `request_type=refresh` (L§9.7): bound to the agent (and delegate), not to a key; the
 /// new token binds the key that signed this request. No new refresh token.
-async fn refresh<S: Store>(
-    inner: &Inner<S>,
-    call: &Call<'_>,
-) -> Result<serde_json::Value, Error> {
+async fn refresh<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json::Value, Error> {
     let token = call
         .param("refresh_token")
         .ok_or_else(|| Error::invalid_request("Missing refresh_token parameter"))?;
@@ -527,15 +538,16 @@ fn act_depth(act: Option<&Actor>) -> usize {
 /// key in `{resource_token.agent}/.well-known/aauth-resource` whose thumbprint is the
 /// resource token's `agent_jkt`. The upstream token's `cnf.jwk` belongs to the previous
 /// agent and cannot have signed.
-async fn exchange<S: Store>(
-    inner: &Inner<S>,
-    call: &Call<'_>,
-) -> Result<serde_json::Value, Error> {
+async fn exchange<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json::Value, Error> {
     let config = &inner.config;
     let rtok = call
         .param("resource_token")
         .ok_or_else(|| Error::invalid_request("Missing resource_token parameter"))?;
-    let trusted: Vec<&str> = config.trusted_upstreams.iter().map(String::as_str).collect();
+    let trusted: Vec<&str> = config
+        .trusted_upstreams
+        .iter()
+        .map(String::as_str)
+        .collect();
     let mut tokens = TokenPolicy::new(config.issuer()).with_trusted_issuers(&trusted);
     tokens.accept_agent_tokens = false;
     let policy = &config.verify_policy;
@@ -652,8 +664,9 @@ mod tests {
 
     #[test]
     fn form_tolerates_unescaped_bodies_and_refuses_duplicates() {
-        let f = parse_form(b"request_type=auth&redirect_uri=http://127.0.0.1:8001/callback&scope=a b")
-            .unwrap();
+        let f =
+            parse_form(b"request_type=auth&redirect_uri=http://127.0.0.1:8001/callback&scope=a b")
+                .unwrap();
         assert_eq!(f["redirect_uri"], "http://127.0.0.1:8001/callback");
         assert_eq!(f["scope"], "a b");
         assert!(parse_form(b"a=1&a=2").is_err());

@@ -111,7 +111,6 @@ impl Resource {
             .sign(&self.key)
             .unwrap()
     }
-
 }
 
 /// A running issuer on a fixed port over a SQLite file.
@@ -367,7 +366,10 @@ async fn consent(env: &Env, request_token: &str, decision: &str) -> String {
     let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("Sign in") && html.contains(&env.agent.id), "{html}");
+    assert!(
+        html.contains("Sign in") && html.contains(&env.agent.id),
+        "{html}"
+    );
     assert!(html.contains("name=\"csrf_token\""));
     let login = env
         .http
@@ -440,7 +442,11 @@ async fn autonomous_auth_binds_cnf_agent_scope_then_refresh_survives_restart() {
     assert_eq!(got.1["token_type"], "Bearer");
     let refresh = got.1["refresh_token"].as_str().unwrap().to_owned();
     let t = env
-        .verify_token(&env.issuer, got.1["auth_token"].as_str().unwrap(), &env.resource.id)
+        .verify_token(
+            &env.issuer,
+            got.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
         .await;
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
     assert_eq!(t.cnf.jwk, env.agent.jwk(), "cnf.jwk is the published JWK");
@@ -456,9 +462,16 @@ async fn autonomous_auth_binds_cnf_agent_scope_then_refresh_survives_restart() {
         .token_call(&[("request_type", "refresh"), ("refresh_token", &refresh)])
         .await;
     assert_eq!(r.0, 200, "{r:?}");
-    assert!(r.1.get("refresh_token").is_none(), "no new refresh token (L§9.7)");
+    assert!(
+        r.1.get("refresh_token").is_none(),
+        "no new refresh token (L§9.7)"
+    );
     let t2 = env
-        .verify_token(&env.issuer, r.1["auth_token"].as_str().unwrap(), &env.resource.id)
+        .verify_token(
+            &env.issuer,
+            r.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
         .await;
     assert_eq!(t2.iat, Some(env.now().as_secs()));
     assert_eq!(t2.scope.as_deref(), Some("data.read data.write"));
@@ -495,7 +508,11 @@ async fn agent_as_resource_with_scope() {
         .await;
     assert_eq!(got.0, 200, "{got:?}");
     let t = env
-        .verify_token(&env.issuer, got.1["auth_token"].as_str().unwrap(), &env.agent.id)
+        .verify_token(
+            &env.issuer,
+            got.1["auth_token"].as_str().unwrap(),
+            &env.agent.id,
+        )
         .await;
     assert!(t.agent.is_none(), "agent omitted when aud is the agent");
 }
@@ -510,7 +527,10 @@ async fn consent_flow_over_html_then_code_then_replay() {
     assert_eq!(rt.len(), 43);
 
     let loc = consent(&env, &rt, "grant").await;
-    assert!(loc.starts_with(&format!("{}?code=", env.agent.callback())), "{loc}");
+    assert!(
+        loc.starts_with(&format!("{}?code=", env.agent.callback())),
+        "{loc}"
+    );
     let code = query_param(&loc, "code").unwrap();
     let cb = env.agent.callback();
 
@@ -541,19 +561,31 @@ async fn consent_flow_over_html_then_code_then_replay() {
     let code = query_param(&location(&page), "code").unwrap();
 
     let ok = env
-        .token_call(&[("request_type", "code"), ("code", &code), ("redirect_uri", &cb)])
+        .token_call(&[
+            ("request_type", "code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ])
         .await;
     assert_eq!(ok.0, 200, "{ok:?}");
     assert!(ok.1["refresh_token"].is_string());
     let t = env
-        .verify_token(&env.issuer, ok.1["auth_token"].as_str().unwrap(), &env.resource.id)
+        .verify_token(
+            &env.issuer,
+            ok.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
         .await;
     assert!(t.sub.is_some(), "user-bound token has sub");
     assert_eq!(t.scope.as_deref(), Some("user.read data.read"));
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
 
     let replay = env
-        .token_call(&[("request_type", "code"), ("code", &code), ("redirect_uri", &cb)])
+        .token_call(&[
+            ("request_type", "code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ])
         .await;
     assert_error(&replay, 400, "invalid_grant");
 
@@ -565,7 +597,11 @@ async fn consent_flow_over_html_then_code_then_replay() {
         ])
         .await;
     let t2 = env
-        .verify_token(&env.issuer, r.1["auth_token"].as_str().unwrap(), &env.resource.id)
+        .verify_token(
+            &env.issuer,
+            r.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
         .await;
     assert_eq!(t2.sub, t.sub);
 }
@@ -599,7 +635,10 @@ async fn bad_login_csrf_and_redirect_mismatch_on_the_pages() {
     let mismatch = env
         .http
         .get(&auth)
-        .query(&[("request_token", rt.as_str()), ("redirect_uri", "http://evil.example/cb")])
+        .query(&[
+            ("request_token", rt.as_str()),
+            ("redirect_uri", "http://evil.example/cb"),
+        ])
         .send()
         .await
         .unwrap();
@@ -676,7 +715,13 @@ async fn bad_login_csrf_and_redirect_mismatch_on_the_pages() {
         .await
         .unwrap();
     assert_eq!(wrong_pw.status(), 401);
-    assert!(wrong_pw.text().await.unwrap().contains("Invalid username or password"));
+    assert!(
+        wrong_pw
+            .text()
+            .await
+            .unwrap()
+            .contains("Invalid username or password")
+    );
 
     // A browser-style login with the CSRF field and same-origin Origin works.
     let ok = env
@@ -708,7 +753,10 @@ async fn expired_request_token_and_code() {
     let page = env
         .http
         .get(format!("{}/agent/auth", env.issuer.id))
-        .query(&[("request_token", rt.as_str()), ("redirect_uri", &env.agent.callback())])
+        .query(&[
+            ("request_token", rt.as_str()),
+            ("redirect_uri", &env.agent.callback()),
+        ])
         .send()
         .await
         .unwrap();
@@ -725,7 +773,11 @@ async fn expired_request_token_and_code() {
     env.clock.advance(61);
     let cb = env.agent.callback();
     let late = env
-        .token_call(&[("request_type", "code"), ("code", &code), ("redirect_uri", &cb)])
+        .token_call(&[
+            ("request_type", "code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ])
         .await;
     assert_error(&late, 400, "invalid_grant");
 }
@@ -776,7 +828,11 @@ async fn restart_mid_consent_then_finish() {
     assert_eq!(decided.status(), 303);
     let code = query_param(&location(&decided), "code").unwrap();
     let ok = env
-        .token_call(&[("request_type", "code"), ("code", &code), ("redirect_uri", &cb)])
+        .token_call(&[
+            ("request_type", "code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ])
         .await;
     assert_eq!(ok.0, 200, "{ok:?}");
 }
@@ -793,15 +849,13 @@ async fn delegate_with_agent_token() {
     )
     .sign(&env.agent.key)
     .unwrap();
-    let sk = KeyScheme::Jwt { jwt: agent_token }.to_header("sig1").unwrap();
+    let sk = KeyScheme::Jwt { jwt: agent_token }
+        .to_header("sig1")
+        .unwrap();
     let jkt = delegate.public_jwk().thumbprint().unwrap();
-    let rt = env.resource.token(
-        &env.issuer.id,
-        &env.agent.id,
-        &jkt,
-        "data.read",
-        env.now(),
-    );
+    let rt = env
+        .resource
+        .token(&env.issuer.id, &env.agent.id, &jkt, "data.read", env.now());
     let cb = env.agent.callback();
     let body = form(&[
         ("request_type", "auth"),
@@ -811,7 +865,11 @@ async fn delegate_with_agent_token() {
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
     let t = env
-        .verify_token(&env.issuer, got.1["auth_token"].as_str().unwrap(), &env.resource.id)
+        .verify_token(
+            &env.issuer,
+            got.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
         .await;
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
     assert_eq!(t.agent_delegate.as_deref(), Some("delegate-1"));
@@ -833,7 +891,12 @@ async fn delegate_with_agent_token() {
     )
     .await;
     assert_error(&got, 400, "invalid_resource_token");
-    assert!(got.1["error_description"].as_str().unwrap().contains("agent_jkt"));
+    assert!(
+        got.1["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("agent_jkt")
+    );
 
     // A delegate's refresh token is refused to the agent server itself.
     let refresh = {
@@ -873,10 +936,16 @@ async fn exchange_across_two_issuers_with_act() {
     let code = query_param(&consent(&env, &rt, "grant").await, "code").unwrap();
     let cb = env.agent.callback();
     let up = env
-        .token_call(&[("request_type", "code"), ("code", &code), ("redirect_uri", &cb)])
+        .token_call(&[
+            ("request_type", "code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ])
         .await;
     let upstream = up.1["auth_token"].as_str().unwrap().to_owned();
-    let up_claims = env.verify_token(&env.issuer, &upstream, &resource1.id).await;
+    let up_claims = env
+        .verify_token(&env.issuer, &upstream, &resource1.id)
+        .await;
 
     let r1_jkt = resource1.key.public_jwk().thumbprint().unwrap();
     let exchange = |token: String, issuer: &IssuerHandle, upstream: String| {
@@ -891,7 +960,11 @@ async fn exchange_across_two_issuers_with_act() {
     assert_eq!(got.0, 200, "{got:?}");
     assert!(got.1.get("token_type").is_none());
     let t = env
-        .verify_token(&issuer2, got.1["auth_token"].as_str().unwrap(), &resource2.id)
+        .verify_token(
+            &issuer2,
+            got.1["auth_token"].as_str().unwrap(),
+            &resource2.id,
+        )
         .await;
     assert_eq!(t.agent.as_deref(), Some(resource1.id.as_str()));
     assert_eq!(t.cnf.jwk, resource1.key.public_jwk());
@@ -1044,8 +1117,18 @@ async fn request_authentication_failures_have_exact_codes() {
     assert_error(&send(unsigned).await, 401, "invalid_request");
 
     // hwk may not request tokens.
-    let hwk = KeyScheme::Hwk(env.agent.key.public_jwk()).to_header("sig1").unwrap();
-    let got = post_signed(&env.http, &env.issuer, &body, &hwk, &env.agent.key, env.now()).await;
+    let hwk = KeyScheme::Hwk(env.agent.key.public_jwk())
+        .to_header("sig1")
+        .unwrap();
+    let got = post_signed(
+        &env.http,
+        &env.issuer,
+        &body,
+        &hwk,
+        &env.agent.key,
+        env.now(),
+    )
+    .await;
     assert_error(&got, 401, "invalid_request");
 
     // Resource token for another issuer.
@@ -1081,10 +1164,12 @@ async fn request_authentication_failures_have_exact_codes() {
         ])
         .await;
     assert_error(&got, 400, "invalid_resource_token");
-    assert!(got.1["error_description"]
-        .as_str()
-        .unwrap()
-        .starts_with("Agent claim mismatch"));
+    assert!(
+        got.1["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Agent claim mismatch")
+    );
 
     // Expired resource token.
     let old = env.resource.token(
@@ -1109,7 +1194,15 @@ async fn request_authentication_failures_have_exact_codes() {
         .unwrap()
         .to_owned();
     let sk = KeyScheme::Jwt { jwt: tok }.to_header("sig1").unwrap();
-    let got = post_signed(&env.http, &env.issuer, &body, &sk, &env.agent.key, env.now()).await;
+    let got = post_signed(
+        &env.http,
+        &env.issuer,
+        &body,
+        &sk,
+        &env.agent.key,
+        env.now(),
+    )
+    .await;
     assert_eq!(got.0, 401, "{got:?}");
 }
 
@@ -1142,7 +1235,8 @@ async fn parameter_errors_and_garbage_bodies_are_400_not_500() {
         "Must provide exactly one of: resource_token, scope, or auth_request_url"
     );
     assert_error(
-        &env.token_call(&[("request_type", "auth"), ("resource_token", &rt)]).await,
+        &env.token_call(&[("request_type", "auth"), ("resource_token", &rt)])
+            .await,
         400,
         "invalid_request",
     );
@@ -1157,7 +1251,8 @@ async fn parameter_errors_and_garbage_bodies_are_400_not_500() {
         "invalid_resource_token",
     );
     assert_error(
-        &env.token_call(&[("request_type", "code"), ("redirect_uri", &cb)]).await,
+        &env.token_call(&[("request_type", "code"), ("redirect_uri", &cb)])
+            .await,
         400,
         "invalid_request",
     );
@@ -1189,7 +1284,10 @@ async fn parameter_errors_and_garbage_bodies_are_400_not_500() {
     assert_eq!(page.status(), 400);
     let page = env
         .http
-        .get(format!("{}/agent/auth?request_token=%ZZ&&==", env.issuer.id))
+        .get(format!(
+            "{}/agent/auth?request_token=%ZZ&&==",
+            env.issuer.id
+        ))
         .send()
         .await
         .unwrap();
