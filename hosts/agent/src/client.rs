@@ -60,6 +60,17 @@ impl Identity {
         }
     }
 
+    /// A resource acting as an agent towards a downstream resource (token exchange,
+    /// digest §2.8(f)): identified by its own key published under
+    /// `{id}/.well-known/aauth-resource`, which is where the auth server finds the key that
+    /// must sign the exchange request.
+    pub fn resource(id: impl Into<String>) -> Self {
+        Self::AgentServer {
+            id: id.into().trim_end_matches('/').to_owned(),
+            well_known: "aauth-resource".to_owned(),
+        }
+    }
+
     /// An agent delegate presenting `agent_token`.
     pub fn delegate(agent_token: impl Into<String>) -> Self {
         Self::Delegate {
@@ -99,6 +110,9 @@ impl Identity {
     }
 }
 
+/// The token cache key: origin, scope hint, upstream token (for exchanges).
+type SlotKey = (String, Option<String>, Option<String>);
+
 /// A request to send: method, URL, headers, optional body, and an optional scope key.
 ///
 /// `Signature`, `Signature-Input`, `Signature-Key` and `Content-Digest` headers set here
@@ -110,6 +124,7 @@ pub struct AgentRequest {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     scope: Option<String>,
+    upstream: Option<String>,
 }
 
 impl AgentRequest {
@@ -121,6 +136,7 @@ impl AgentRequest {
             headers: Vec::new(),
             body: None,
             scope: None,
+            upstream: None,
         }
     }
 
@@ -169,6 +185,17 @@ impl AgentRequest {
         self.headers
             .push(("content-type".to_owned(), content_type.to_owned()));
         self.body = Some(body.into());
+        self
+    }
+
+    /// Acts on behalf of the caller of a resource (token exchange, digest §2.8(f)): when the
+    /// downstream resource challenges, the auth token is obtained with
+    /// `request_type=exchange`, presenting `auth_token` (the upstream caller's auth token)
+    /// in `Signature-Key: sig1=(scheme=jwt jwt="…")` while signing with this client's key.
+    /// Exchanged tokens are cached per upstream token. Use with [`Identity::resource`].
+    #[must_use]
+    pub fn upstream_token(mut self, auth_token: impl Into<String>) -> Self {
+        self.upstream = Some(auth_token.into());
         self
     }
 
@@ -374,7 +401,7 @@ struct Inner {
     consent: Option<Arc<dyn ConsentHook>>,
     refresh_margin: u64,
     trace: bool,
-    slots: Mutex<HashMap<(String, Option<String>), SlotRef>>,
+    slots: Mutex<HashMap<SlotKey, SlotRef>>,
     issuers: Mutex<HashMap<String, IssuerMetadata>>,
 }
 
@@ -503,7 +530,14 @@ impl AgentClient {
                 }
                 acquired = pair.is_some();
                 (seen, token) = self
-                    .acquire(&slot, seen, token.as_ref(), pair, &mut trace)
+                    .acquire(
+                        &slot,
+                        seen,
+                        token.as_ref(),
+                        pair,
+                        request.upstream.as_deref(),
+                        &mut trace,
+                    )
                     .await?;
                 step = Step::Retry;
                 continue;
@@ -533,6 +567,7 @@ impl AgentClient {
         let key = (
             request.url.origin().ascii_serialization(),
             request.scope.clone(),
+            request.upstream.clone(),
         );
         let mut slots = self
             .inner
@@ -586,6 +621,7 @@ impl AgentClient {
         seen: u64,
         used: Option<&CachedToken>,
         challenge: Option<(&str, &str)>,
+        upstream: Option<&str>,
         trace: &mut Option<Trace>,
     ) -> Result<(u64, Option<CachedToken>), AgentError> {
         let mut s = slot.lock().await;
@@ -610,7 +646,13 @@ impl AgentClient {
             s.generation += 1;
             return Ok((s.generation, None));
         };
-        let fresh = self.authorize(resource_token, auth_server, trace).await?;
+        let fresh = match upstream {
+            Some(up) => {
+                self.exchange(resource_token, auth_server, up, trace)
+                    .await?
+            }
+            None => self.authorize(resource_token, auth_server, trace).await?,
+        };
         s.generation += 1;
         s.token = Some(fresh.clone());
         Ok((s.generation, Some(fresh)))
@@ -652,6 +694,29 @@ impl AgentClient {
             }
         };
         self.cache_entry(answer, endpoint, "auth")
+    }
+
+    /// `request_type=exchange` (digest §2.8(f)): the upstream auth token travels in
+    /// `Signature-Key` (L-25) while this client's key signs; the auth server finds that key
+    /// through the resource token's `agent_jkt` in our published JWKS.
+    async fn exchange(
+        &self,
+        resource_token: &str,
+        auth_server: &str,
+        upstream: &str,
+        trace: &mut Option<Trace>,
+    ) -> Result<CachedToken, AgentError> {
+        let md = self.issuer(auth_server, trace).await?;
+        let endpoint = md.agent_token_endpoint.as_str();
+        let sk = KeyScheme::Jwt {
+            jwt: upstream.to_owned(),
+        }
+        .to_header(LABEL)?;
+        let fields = [("resource_token", resource_token)];
+        let answer = self
+            .token_request_as(endpoint, "exchange", &fields, &sk, trace)
+            .await?;
+        self.cache_entry(answer, endpoint, "exchange")
     }
 
     async fn consent(
@@ -814,12 +879,26 @@ impl AgentClient {
         Ok(md)
     }
 
-    /// A signed form POST to the token endpoint.
+    /// A signed form POST to the token endpoint, identified as this agent.
     async fn token_request(
         &self,
         endpoint: &str,
         request_type: &'static str,
         fields: &[(&str, &str)],
+        trace: &mut Option<Trace>,
+    ) -> Result<TokenResponse, AgentError> {
+        let sk = self.inner.identity_header.clone();
+        self.token_request_as(endpoint, request_type, fields, &sk, trace)
+            .await
+    }
+
+    /// A signed form POST to the token endpoint with the given `Signature-Key`.
+    async fn token_request_as(
+        &self,
+        endpoint: &str,
+        request_type: &'static str,
+        fields: &[(&str, &str)],
+        sk: &str,
         trace: &mut Option<Trace>,
     ) -> Result<TokenResponse, AgentError> {
         let step = Step::Token(request_type);
@@ -838,7 +917,6 @@ impl AgentClient {
             "content-type".to_owned(),
             "application/x-www-form-urlencoded".to_owned(),
         )];
-        let sk = self.inner.identity_header.clone();
         let response = self
             .signed(
                 step,
@@ -846,7 +924,7 @@ impl AgentClient {
                 &url,
                 &headers,
                 Some(body.as_bytes()),
-                &sk,
+                sk,
                 trace,
             )
             .await?;
