@@ -4,8 +4,6 @@
 //! `expected.compact` byte for byte, then verified with the suite's `offline_jwks` at
 //! `verify.at`. The negative tests start from these tokens and break one thing each.
 
-use std::path::PathBuf;
-
 use aauth_core::error::{ErrorCode, ProtocolError};
 use aauth_core::jwk::SelectError;
 use aauth_core::jws::JwsError;
@@ -14,16 +12,11 @@ use aauth_core::{
     AgentClaims, AuthClaims, Jwk, Jwks, PublicKey, ResourceClaims, SigningKey, UnixTime,
     UnverifiedToken, Validation,
 };
+use aauth_tests::{read_json, shared_dir};
 use serde_json::Value;
 
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/python-ref")
-}
-
 fn load(name: &str) -> Value {
-    let path = interop_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    read_json(&shared_dir().join("interop/python-ref").join(name))
 }
 
 struct Suite {

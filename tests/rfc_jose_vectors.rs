@@ -1,18 +1,13 @@
 //! RFC test vectors for the JOSE layer, loaded from `tests/vectors/<rfc>/*.json`: one test
 //! per RFC, each linking the section its data comes from.
 
-use std::path::PathBuf;
-
 use aauth_core::jws::{JwsError, UnverifiedJws, sign_compact};
 use aauth_core::{Alg, Jwk, PublicKey, SigningKey};
+use aauth_tests::{read_json, vectors_dir};
 use serde_json::Value;
 
 fn vector(path: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("vectors")
-        .join(path);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap()
+    read_json(&vectors_dir().join(path))
 }
 
 fn jwk(v: &Value) -> Jwk {
