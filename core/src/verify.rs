@@ -365,11 +365,7 @@ pub fn begin<'a>(
             // The legacy parser unescapes the value; a compact JWT has no characters that
             // need escaping, so it appears verbatim in the raw header and can be borrowed
             // from it for the lifetime of the request.
-            let start = key
-                .raw
-                .find(jwt.as_str())
-                .ok_or(VerifyError::UnsupportedScheme)?;
-            let compact = &key.raw[start..start + jwt.len()];
+            let compact = borrowed_jwt(key.raw, jwt).ok_or(VerifyError::UnsupportedScheme)?;
             let token = UnverifiedToken::parse(compact)?;
             match token.token_type() {
                 Some(TokenType::Agent) if tokens.accept_agent_tokens => {}
@@ -509,6 +505,17 @@ impl<'a> PendingRequest<'a> {
             created: self.signed.params().created,
         })
     }
+}
+
+/// The `jwt` parameter's value as a slice of the raw header. Both syntaxes write it as
+/// `jwt="…"`; the parser already unescaped it into `jwt`, so the occurrence whose text equals
+/// it is the one. (A substring search for the whole token costs more than this scan.)
+fn borrowed_jwt<'a>(raw: &'a str, jwt: &str) -> Option<&'a str> {
+    raw.match_indices("jwt=\"").find_map(|(i, m)| {
+        let start = i + m.len();
+        let value = raw.get(start..start + jwt.len())?;
+        (value == jwt && raw[start + jwt.len()..].starts_with('"')).then_some(value)
+    })
 }
 
 /// Verifies a request in one call, resolving keys through `resolver`.

@@ -1,0 +1,123 @@
+//! The request-verification fixture shared by the criterion benchmark and the
+//! instruction-count example: a GET signed with `scheme=jwt` (auth token) or `jwks`, and the
+//! raw Ed25519 verifications it needs, on pre-parsed keys.
+
+use std::sync::Arc;
+
+use aauth_core::httpsig::{SignOptions, VerifyPolicy, sign_request};
+use aauth_core::signature_key::{JwksRef, KeyScheme};
+use aauth_core::token::AuthClaims;
+use aauth_core::verify::{KeyRequest, ResolvedKey, TokenPolicy, VerifiedRequest, verify_request};
+use aauth_core::{RequestParts, Signer, SigningKey, UnixTime};
+use ed25519_dalek::{Signature, VerifyingKey};
+
+const NOW: UnixTime = UnixTime::from_secs(1_768_785_919);
+const RESOURCE: &str = "https://resource.example";
+const AS: &str = "https://auth.example";
+
+pub struct Fixture {
+    pub headers: Vec<(String, String)>,
+    pub issuer: Arc<ResolvedKey>,
+    pub raw: Vec<(VerifyingKey, Vec<u8>, Signature)>,
+}
+
+pub fn fixture(scheme: &str) -> Fixture {
+    let agent = SigningKey::from_seed(&[1; 32]).with_kid("key-1");
+    let auth = SigningKey::from_seed(&[2; 32]).with_kid("auth-key-1");
+    let token = AuthClaims::new(AS, RESOURCE, agent.public_jwk(), NOW.saturating_add(3600))
+        .with_agent("https://agent.example")
+        .with_scope("data.read data.write")
+        .sign(&auth)
+        .expect("token");
+    let (sk, issuer_key) = match scheme {
+        "jwt" => (KeyScheme::Jwt { jwt: token.clone() }, &auth),
+        _ => (
+            KeyScheme::Jwks(JwksRef::Id {
+                id: "https://agent.example".into(),
+                kid: "key-1".into(),
+                well_known: Some("aauth-agent".into()),
+            }),
+            &agent,
+        ),
+    };
+    let sk = sk.to_header("sig1").expect("header");
+    let unsigned = RequestParts::new("GET", "resource.example", "/data-auth", &[]);
+    let h = sign_request(&unsigned, &sk, &agent, &SignOptions::new(NOW)).expect("sign");
+    let headers: Vec<(String, String)> = h
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+        .collect();
+
+    // The raw verifications the request needs, with keys already parsed.
+    let borrowed: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let req = RequestParts::new("GET", "resource.example", "/data-auth", &borrowed);
+    let signed = aauth_core::httpsig::SignedRequest::parse(&req, &VerifyPolicy::default(), NOW)
+        .expect("parse");
+    let base = signed
+        .signature_base(&req, Default::default())
+        .expect("base");
+    let http_sig = agent.sign(&base);
+    let vk = |k: &SigningKey| VerifyingKey::from_bytes(&k.public_bytes()).expect("key");
+    let mut raw = vec![(
+        vk(&agent),
+        base,
+        Signature::from_slice(&http_sig).expect("sig"),
+    )];
+    if scheme == "jwt" {
+        let (input, sig) = token.rsplit_once('.').expect("jws");
+        use base64::Engine as _;
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .expect("b64");
+        raw.push((
+            vk(&auth),
+            input.as_bytes().to_vec(),
+            Signature::from_slice(&sig).expect("sig"),
+        ));
+    }
+    Fixture {
+        headers,
+        issuer: Arc::new(ResolvedKey::from_jwk(issuer_key.public_jwk()).expect("jwk")),
+        raw,
+    }
+}
+
+impl Fixture {
+    /// The raw verifications: what any implementation must compute.
+    pub fn raw(&self) {
+        for (k, m, s) in &self.raw {
+            k.verify_strict(m, s).expect("raw verify");
+        }
+    }
+
+    /// The raw verifications plus decoding the request-signing key from its 32 bytes, as a
+    /// verifier of `scheme=jwt` must (the key arrives in the token's `cnf.jwk`).
+    pub fn raw_with_key_decode(&self) {
+        for (i, (k, m, s)) in self.raw.iter().enumerate() {
+            let key = if i == 0 {
+                VerifyingKey::from_bytes(&k.to_bytes()).expect("decode")
+            } else {
+                *k
+            };
+            key.verify_strict(m, s).expect("raw verify");
+        }
+    }
+
+    /// The full verification of the request.
+    pub fn verify(&self) -> VerifiedRequest {
+        let policy = VerifyPolicy::default();
+        let trusted = [AS];
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(&trusted);
+        let resolver = |_: &KeyRequest<'_>| Some(Arc::clone(&self.issuer));
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data-auth", &headers);
+        verify_request(&req, &resolver, &policy, &tokens, NOW).expect("verify")
+    }
+}
