@@ -15,12 +15,17 @@ const NOW: UnixTime = UnixTime::from_secs(1_768_785_919);
 const RESOURCE: &str = "https://resource.example";
 const AS: &str = "https://auth.example";
 
+/// A signed request and what verifying it needs.
 pub struct Fixture {
+    /// The signature headers as sent.
     pub headers: Vec<(String, String)>,
+    /// The key the resolver hands out (auth server key for `jwt`, agent key for `jwks`).
     pub issuer: Arc<ResolvedKey>,
+    /// Each raw verification: pre-parsed key, message, signature.
     pub raw: Vec<(VerifyingKey, Vec<u8>, Signature)>,
 }
 
+/// The fixture for `scheme` (`jwt` with an auth token, or `jwks`).
 pub fn fixture(scheme: &str) -> Fixture {
     let agent = SigningKey::from_seed(&[1; 32]).with_kid("key-1");
     let auth = SigningKey::from_seed(&[2; 32]).with_kid("auth-key-1");
