@@ -324,3 +324,109 @@ fn l19_auth_token_checks() {
     let err = verify(&jwt_request(&rt, &agent), &tokens(RESOURCE), NOW).unwrap_err();
     assert_eq!(err, VerifyError::TokenTypeNotAccepted);
 }
+
+/// L-14: `scheme=x509` parses, but chain validation is not implemented, so verification
+/// refuses it with `unsupported_scheme` rather than trusting an unchecked certificate.
+#[test]
+fn l14_x509_scheme_refused_for_verification() {
+    let agent = reference_key("agent");
+    let sk = r#"sig1=(scheme=x509 x5u="https://agent.example/cert.pem" x5t="bWcoon4QTVn8Q6xiY0ekMD6L8bNLMkuDV2KtvsFc1nM")"#;
+    let req = sign(
+        OwnedRequest::new("GET", "http://127.0.0.1:8002/data"),
+        sk,
+        &agent,
+    );
+    let err = verify(&req, &tokens(RESOURCE), NOW).unwrap_err();
+    assert_eq!(err, VerifyError::UnsupportedScheme);
+    assert_eq!(err.code(), ErrorCode::UnsupportedScheme);
+}
+
+/// L-18: what the core decides about a resource token at the auth server: `typ`, the
+/// resource's signature, `aud` = this auth server, `exp`, exactly one of `scope` and
+/// `auth_request_url`. (`agent` / `agent_jkt` against the requester: `aauth-issuer` tests.)
+#[test]
+fn l18_resource_token_checks() {
+    use aauth_core::token::ResourceClaims;
+    let resource = reference_key("resource").with_kid("resource-key-1");
+    let exp = UnixTime::from_secs(NOW.as_secs() + 300);
+    let claims = || ResourceClaims::with_scope(RESOURCE, AUTH, AGENT, "jkt", "data.read", exp);
+    let check = |token: &str, at: UnixTime| {
+        let v = aauth_core::Validation::issuer(RESOURCE).with_audience(AUTH);
+        aauth_core::UnverifiedToken::parse(token)
+            .and_then(|t| t.verify::<ResourceClaims>(&resource.public_key(), &v, at))
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    let good = claims().sign(&resource).unwrap();
+    assert_eq!(check(&good, NOW), Ok(()));
+    assert_eq!(
+        check(&good, exp),
+        Err(ErrorCode::InvalidResourceToken),
+        "expired"
+    );
+    let other_aud = ResourceClaims::with_scope(
+        RESOURCE,
+        "http://127.0.0.1:9999",
+        AGENT,
+        "jkt",
+        "data.read",
+        exp,
+    )
+    .sign(&resource)
+    .unwrap();
+    assert_eq!(
+        check(&other_aud, NOW),
+        Err(ErrorCode::InvalidResourceToken),
+        "aud"
+    );
+    let mut both = claims();
+    both.auth_request_url = Some("https://resource.example/req".into());
+    assert_eq!(
+        check(&both.sign(&resource).unwrap(), NOW),
+        Err(ErrorCode::InvalidResourceToken)
+    );
+    let mut neither = claims();
+    neither.scope = None;
+    assert_eq!(
+        check(&neither.sign(&resource).unwrap(), NOW),
+        Err(ErrorCode::InvalidResourceToken)
+    );
+    // An auth token is not a resource token, even when signed by the right key.
+    let auth_typed = AuthClaims::new(RESOURCE, AUTH, reference_key("agent").public_jwk(), exp)
+        .with_agent(AGENT)
+        .sign(&resource)
+        .unwrap();
+    assert_eq!(
+        check(&auth_typed, NOW),
+        Err(ErrorCode::InvalidResourceToken),
+        "typ"
+    );
+    // Signed by someone else.
+    let forged = claims()
+        .sign(&reference_key("attacker").with_kid("resource-key-1"))
+        .unwrap();
+    assert_eq!(
+        check(&forged, NOW),
+        Err(ErrorCode::InvalidResourceToken),
+        "signature"
+    );
+}
+
+/// L-20: an auth token's `agent` is REQUIRED unless `aud` is the agent itself; without it the
+/// agent is the single audience.
+#[test]
+fn l20_auth_token_agent_required_unless_aud_is_the_agent() {
+    let agent = reference_key("agent");
+    let exp = UnixTime::from_secs(NOW.as_secs() + 600);
+    let v = aauth_core::Validation::issuer(AUTH).with_audience(AGENT);
+    let check = |claims: AuthClaims| {
+        let t = claims.sign(&auth_key()).unwrap();
+        aauth_core::UnverifiedToken::parse(&t)
+            .and_then(|t| t.verify::<AuthClaims>(&auth_key().public_key(), &v, NOW))
+    };
+    let sso = check(AuthClaims::new(AUTH, AGENT, agent.public_jwk(), exp)).unwrap();
+    assert_eq!(sso.effective_agent(), Some(AGENT));
+    let many = aauth_core::token::Audience::Many(vec![AGENT.into(), RESOURCE.into()]);
+    let err = check(AuthClaims::new(AUTH, many, agent.public_jwk(), exp)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidAuthToken);
+}
