@@ -82,10 +82,12 @@ impl TryFrom<FetchArgs> for FetchOptions {
                     .ok_or_else(|| CliError::usage(format!("-H {h:?}: expected 'Name: value'")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let consent = a.consent.unwrap_or(if a.user.is_some() {
-            ConsentMode::Auto
-        } else {
-            ConsentMode::Print
+        let consent = a.consent.unwrap_or_else(|| {
+            if a.user.is_some() {
+                ConsentMode::Auto
+            } else {
+                ConsentMode::Print
+            }
         });
         if consent == ConsentMode::Auto && a.user.is_none() {
             return Err(CliError::usage("--consent auto needs --user NAME:PASSWORD"));

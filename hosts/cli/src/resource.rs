@@ -98,10 +98,7 @@ pub fn build(opts: ResourceOptions) -> Result<Router, CliError> {
     let app = Router::new()
         .route(
             "/",
-            get({
-                let id = id.clone();
-                move || async move { Json(json!({"resource_id": id, "status": "running"})) }
-            }),
+            get(move || async move { Json(json!({"resource_id": id, "status": "running"})) }),
         )
         .route(
             "/data-hwk",
