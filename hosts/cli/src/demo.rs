@@ -188,13 +188,13 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
         _dir: dir,
     };
     if print {
-        println!("AAuth demo on loopback");
-        println!("  agent       {agent_id}");
-        println!("  issuer 1    {iss1}   (user demo / demo)");
-        println!("  issuer 2    {iss2}   (trusts issuer 1)");
-        println!("  resource 1  {res1}   (auth server: issuer 1, downstream: resource 2)");
-        println!("  resource 2  {res2}   (auth server: issuer 2)");
-        println!();
+        crate::outln!("AAuth demo on loopback");
+        crate::outln!("  agent       {agent_id}");
+        crate::outln!("  issuer 1    {iss1}   (user demo / demo)");
+        crate::outln!("  issuer 2    {iss2}   (trusts issuer 1)");
+        crate::outln!("  resource 1  {res1}   (auth server: issuer 1, downstream: resource 2)");
+        crate::outln!("  resource 2  {res2}   (auth server: issuer 2)");
+        crate::outln!("");
     }
 
     let builder = AgentClient::builder(agent_key, Identity::agent_server(&agent_id))
@@ -205,7 +205,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
             agent.callbacks().clone(),
             Duration::from_secs(600),
             |url: &str| {
-                println!("\n>>> Open this URL in a browser, log in as demo / demo and approve:\n    {url}\n");
+                crate::outln!("\n>>> Open this URL in a browser, log in as demo / demo and approve:\n    {url}\n");
             },
         ))
     } else {
@@ -239,7 +239,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
         };
         let url = format!("{res1}{path}");
         if print {
-            println!("=== Flow {}: {name} — GET {url}", i + 1);
+            crate::outln!("=== Flow {}: {name} — GET {url}", i + 1);
         }
         let result = run_flow(&client, name, &url, &agent_id, &iss1).await;
         if print {
@@ -249,10 +249,10 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
     }
     servers.shutdown().await;
     if print {
-        println!("=== Summary");
+        crate::outln!("=== Summary");
         for f in &report.flows {
             let mark = if f.ok { "ok  " } else { "FAIL" };
-            println!(
+            crate::outln!(
                 "  [{mark}] {:<10} {}{}",
                 f.name,
                 f.url,
@@ -262,7 +262,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
                     .unwrap_or_default()
             );
         }
-        println!(
+        crate::outln!(
             "{}",
             if report.ok() {
                 "all flows succeeded"
@@ -276,7 +276,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
 
 fn print_flow(f: &FlowResult) {
     if let Some(t) = &f.trace {
-        print!("{t}");
+        crate::out!("{t}");
     }
     if let Some(chain) = f
         .body
@@ -284,23 +284,23 @@ fn print_flow(f: &FlowResult) {
         .and_then(|d| d.get("trace"))
         .and_then(Value::as_array)
     {
-        println!("  -- resource 1 -> resource 2 (token exchange), as seen by resource 1:");
+        crate::outln!("  -- resource 1 -> resource 2 (token exchange), as seen by resource 1:");
         for line in chain {
-            println!("  {}", line.as_str().unwrap_or_default());
+            crate::outln!("  {}", line.as_str().unwrap_or_default());
         }
     }
     let mut shown = f.body.clone();
     if let Some(d) = shown.get_mut("downstream").and_then(Value::as_object_mut) {
         d.remove("trace");
     }
-    println!(
+    crate::outln!(
         "final {}: {}",
         f.status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
         serde_json::to_string_pretty(&shown).unwrap_or_default()
     );
     match &f.error {
-        None => println!("-> {} OK\n", f.name),
-        Some(e) => println!("-> {} FAILED: {e}\n", f.name),
+        None => crate::outln!("-> {} OK\n", f.name),
+        Some(e) => crate::outln!("-> {} FAILED: {e}\n", f.name),
     }
 }
 

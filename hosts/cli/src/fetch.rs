@@ -318,7 +318,7 @@ pub async fn run(opts: &FetchOptions) -> Result<FetchOutcome, CliError> {
     {
         eprint!("{t}");
     }
-    println!("{}", outcome.body);
+    crate::outln!("{}", outcome.body);
     if !(200..300).contains(&outcome.status) {
         let v = outcome.json();
         let code = v.get("error").and_then(|e| e.as_str()).unwrap_or("");

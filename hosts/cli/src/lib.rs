@@ -12,6 +12,24 @@
 //! * [`serve`]: request logging and graceful shutdown shared by every server.
 #![forbid(unsafe_code)]
 
+/// `println!` that ignores a closed stdout (e.g. `aauth demo | head`) instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::write!(::std::io::stdout(), $($t)*);
+    }};
+}
+
 pub mod agent;
 pub mod cli;
 pub mod demo;
@@ -47,6 +65,7 @@ pub fn init_logging(quiet: bool) {
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -110,13 +129,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 keys::write_key_file(path, &key)?;
                 eprintln!("wrote {}", path.display());
             }
-            println!("{}", keys::private_jwk_json(&key));
+            crate::outln!("{}", keys::private_jwk_json(&key));
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             command: TokenCommand::Decode { token },
         } => {
-            println!("{}", token::decode(&token)?);
+            crate::outln!("{}", token::decode(&token)?);
             Ok(ExitCode::SUCCESS)
         }
     }
