@@ -700,7 +700,7 @@ async fn token_exchange_with_act_across_two_auth_servers() {
         assert_eq!(down["act"]["agent"], w.agent_id, "{down}");
         assert_eq!(down["act"]["sub"], sub.as_str());
         // Issuer 2 issued it (resource 2 trusts only issuer 2).
-        assert_eq!(w.r2_cfg.auth_servers(), [w.issuer2.clone()]);
+        assert_eq!(w.r2_cfg.auth_servers(), std::slice::from_ref(&w.issuer2));
     })
     .await;
 }
