@@ -760,20 +760,31 @@ async fn agent_delegate_with_agent_token() {
                 Duration::from_secs(600),
             )
             .unwrap();
+        let delegate_jkt = delegate_key.public_jwk().thumbprint().unwrap();
         let client = AgentClient::builder(delegate_key, Identity::delegate(agent_token))
             .clock(w.agent_clock())
             .timeout(Duration::from_secs(10))
+            .trace(true)
             .build()
             .unwrap();
         let res = client
             .send(AgentRequest::get(&format!("{}/data-auth", w.r1)).unwrap())
             .await
             .unwrap();
+        let trace = res.trace.clone().unwrap();
         let (status, body) = body_json(res).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["agent"], w.agent_id);
         assert_eq!(body["agent_delegate"], "delegate-1");
         assert_eq!(body["token_type"], "auth+jwt");
+        // The first request presented the agent token; the auth token binds the delegate's
+        // key, not the agent server's.
+        let first = &trace.hops[0];
+        assert_eq!((first.step, first.status), (Step::Resource, Some(401)));
+        let token = jwt_payload(&presented_token(&trace));
+        let cnf: Jwk = serde_json::from_value(token["cnf"]["jwk"].clone()).unwrap();
+        assert_eq!(cnf.thumbprint().unwrap(), delegate_jkt);
+        assert_ne!(delegate_jkt, w.agent_jkt());
     })
     .await;
 }
@@ -1242,14 +1253,20 @@ async fn warm_resources_fetch_no_keys() {
         let auth = format!("{}/data-auth", w.r1);
         for url in [&chain, &auth] {
             let res = client.send(AgentRequest::get(url).unwrap()).await.unwrap();
-            assert_eq!(res.status(), 200);
+            let (status, body) = body_json(res).await;
+            assert_eq!(status, 200, "{body}");
         }
         let (s1, s2) = (w.r1_cfg.fetcher().stats(), w.r2_cfg.fetcher().stats());
         assert!(s1.jwks_fetches > 0 && s2.jwks_fetches > 0, "{s1:?} {s2:?}");
         for _ in 0..3 {
             for url in [&chain, &auth] {
                 let res = client.send(AgentRequest::get(url).unwrap()).await.unwrap();
-                assert_eq!(res.status(), 200);
+                let (status, body) = body_json(res).await;
+                assert_eq!(status, 200, "{body}");
+                if url == &chain {
+                    assert_eq!(body["downstream_status"], 200, "{body}");
+                    assert_eq!(body["downstream"]["act"]["agent"], w.agent_id);
+                }
             }
         }
         let (t1, t2) = (w.r1_cfg.fetcher().stats(), w.r2_cfg.fetcher().stats());
