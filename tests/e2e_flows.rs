@@ -181,12 +181,14 @@ async fn chain(
     match d.client.send(request).await {
         Ok(res) => {
             let status = res.status();
+            let token = res.trace.as_ref().map(presented_token);
             let body = res.response.bytes().await.unwrap_or_default();
             let downstream: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             axum::Json(json!({
                 "upstream": seed_json(&method, &agent),
                 "downstream_status": status,
                 "downstream": downstream,
+                "downstream_token": token,
             }))
             .into_response()
         }
@@ -277,6 +279,7 @@ impl World {
             client: AgentClient::builder(Arc::new(resource_key(21)), Identity::resource(&r1))
                 .clock(AgentClock::from_fn(move || IssuerClock::now(c.as_ref())))
                 .timeout(Duration::from_secs(10))
+                .trace(true)
                 .build()
                 .expect("downstream client"),
             url: format!("{r2}/data-auth"),
@@ -699,6 +702,22 @@ async fn token_exchange_with_act_across_two_auth_servers() {
         assert_eq!(down["sub"], sub.as_str(), "sub kept across the exchange");
         assert_eq!(down["act"]["agent"], w.agent_id, "{down}");
         assert_eq!(down["act"]["sub"], sub.as_str());
+        // The exchanged token itself (L-26): issuer 2, for resource 2, bound to resource
+        // 1's key, with sub, act, iat and nbf.
+        let t = jwt_payload(body["downstream_token"].as_str().expect("token"));
+        assert_eq!(t["iss"], w.issuer2);
+        assert_eq!(t["aud"], w.r2);
+        assert_eq!(t["agent"], w.r1);
+        assert_eq!(t["sub"], sub.as_str());
+        assert_eq!(t["act"]["agent"], w.agent_id);
+        let cnf: Jwk = serde_json::from_value(t["cnf"]["jwk"].clone()).unwrap();
+        assert_eq!(
+            cnf.thumbprint().unwrap(),
+            resource_key(21).public_jwk().thumbprint().unwrap()
+        );
+        for claim in ["exp", "iat", "nbf"] {
+            assert!(t[claim].is_u64(), "{claim} missing: {t}");
+        }
         // Issuer 2 issued it (resource 2 trusts only issuer 2).
         assert_eq!(w.r2_cfg.auth_servers(), std::slice::from_ref(&w.issuer2));
     })
