@@ -614,6 +614,23 @@ async fn autonomous_challenge_then_auth_token() {
             "cnf.jwk is the agent key"
         );
 
+        // A POST with a body (Content-Digest covered) with the cached token.
+        let res = client
+            .send(
+                AgentRequest::post(
+                    &format!("{}/data-auth", w.r1),
+                    "application/json",
+                    r#"{"q":1}"#,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let hops = res.trace.as_ref().unwrap().hops.len();
+        let (status, body) = body_json(res).await;
+        assert_eq!((status, hops), (200, 1), "{body}");
+        assert_eq!(body["method"], "POST");
+
         // The cached token is reused: one request, no new challenge.
         let res = client
             .send(AgentRequest::get(&format!("{}/data-auth", w.r1)).unwrap())
@@ -858,6 +875,40 @@ async fn bad_signature_and_stale_created_are_refused() {
             401,
             "invalid_signature",
             "signature verification failed",
+        );
+
+        // A body other than the one signed: Content-Digest no longer matches.
+        let authority = url::Url::parse(&w.r1).unwrap();
+        let authority = format!(
+            "{}:{}",
+            authority.host_str().unwrap(),
+            authority.port().unwrap()
+        );
+        let ct = [("content-type", b"application/json".as_slice())];
+        let parts = RequestParts::new("POST", &authority, "/data-auth", &ct)
+            .with_scheme("http")
+            .with_body(br#"{"amount":1}"#);
+        let sig = sign_request(
+            &parts,
+            &sk,
+            w.agent_key.as_ref(),
+            &SignOptions::new(w.now()),
+        )
+        .unwrap();
+        let mut rb = w
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(r#"{"amount":1000}"#);
+        for (n, v) in sig.iter() {
+            rb = rb.header(n, v);
+        }
+        let answer = status_json(rb.send().await.unwrap()).await;
+        expect_error(
+            &answer,
+            401,
+            "invalid_signature",
+            "Content-Digest does not match the body",
         );
 
         let stale = UnixTime::from_secs(w.now().as_secs() - 120);
