@@ -1392,3 +1392,32 @@ async fn form_consent_hook_yields_a_single_use_code() {
     })
     .await;
 }
+
+/// Concurrent first requests share one acquisition: one `request_type=auth` in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_acquire_one_token() {
+    bounded(async {
+        let w = World::start().await;
+        let client = w.agent().build().unwrap();
+        let url = format!("{}/data-auth", w.r1);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                let req = AgentRequest::get(&url).unwrap();
+                tokio::spawn(async move { client.send(req).await })
+            })
+            .collect();
+        let mut auth_calls = 0;
+        let mut tokens = std::collections::HashSet::new();
+        for t in tasks {
+            let res = t.await.unwrap().unwrap();
+            assert_eq!(res.status(), 200);
+            let trace = res.trace.unwrap();
+            auth_calls += trace.steps(Step::Token("auth")).count();
+            tokens.insert(presented_token(&trace));
+        }
+        assert_eq!(auth_calls, 1);
+        assert_eq!(tokens.len(), 1);
+    })
+    .await;
+}
