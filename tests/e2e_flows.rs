@@ -1319,21 +1319,48 @@ async fn warm_resources_fetch_no_keys() {
             .consent(FormConsent::new("testuser", "testpass"))
             .build()
             .unwrap();
+        let delegate_key = Arc::new(SigningKey::from_seed(&[9; 32]));
+        let agent_token = w
+            .agent_server
+            .mint_agent_token(
+                "delegate-1",
+                delegate_key.public_jwk(),
+                Duration::from_secs(600),
+            )
+            .unwrap();
+        let delegate = AgentClient::builder(delegate_key, Identity::delegate(agent_token))
+            .clock(w.agent_clock())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
         let chain = format!("{}/data-chain", w.r1);
-        let auth = format!("{}/data-auth", w.r1);
-        for url in [&chain, &auth] {
-            let res = client.send(AgentRequest::get(url).unwrap()).await.unwrap();
+        // Routes of one origin that need different grants use separate cache slots
+        // (`AgentRequest::scope`); without it the slot's token would flip between the
+        // user-consented and the autonomous grant on every call.
+        let calls = [
+            (&client, chain.clone(), "user.read"),
+            (&client, format!("{}/data-auth", w.r1), ""),
+            (&client, format!("{}/data-user", w.r1), "user.read"),
+            (&delegate, format!("{}/data-auth", w.r1), ""),
+        ];
+        let get = |url: &str, scope: &str| {
+            let r = AgentRequest::get(url).unwrap();
+            if scope.is_empty() { r } else { r.scope(scope) }
+        };
+        for (c, url, scope) in &calls {
+            let res = c.send(get(url, scope)).await.unwrap();
             let (status, body) = body_json(res).await;
-            assert_eq!(status, 200, "{body}");
+            assert_eq!(status, 200, "{url}: {body}");
         }
         let (s1, s2) = (w.r1_cfg.fetcher().stats(), w.r2_cfg.fetcher().stats());
         assert!(s1.jwks_fetches > 0 && s2.jwks_fetches > 0, "{s1:?} {s2:?}");
         for _ in 0..3 {
-            for url in [&chain, &auth] {
-                let res = client.send(AgentRequest::get(url).unwrap()).await.unwrap();
+            for (c, url, scope) in &calls {
+                let res = c.send(get(url, scope)).await.unwrap();
+                let hops = res.trace.as_ref().map_or(1, |t| t.hops.len());
                 let (status, body) = body_json(res).await;
-                assert_eq!(status, 200, "{body}");
-                if url == &chain {
+                assert_eq!((status, hops), (200, 1), "{url}: {body}");
+                if *url == chain {
                     assert_eq!(body["downstream_status"], 200, "{body}");
                     assert_eq!(body["downstream"]["act"]["agent"], w.agent_id);
                 }
