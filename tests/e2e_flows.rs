@@ -11,7 +11,13 @@
 //! - resource 1 (auth server issuer 1): `/data-auth` (`data.read data.write`), `/data-user`
 //!   (`user.read`), `/data-chain` (`user.read`, then calls resource 2 with token exchange);
 //! - resource 2 (auth server issuer 2): `/data-auth`;
-//! - resource 3: metadata only, a second audience of issuer 1 (wrong-`aud` tests).
+//! - resource 3: metadata only, a second audience of issuer 1 (wrong-`aud` tests);
+//! - a Keycloak-laid-out realm (`/realms/demo`, RS256 realm key from
+//!   `vectors/keycloak/`) and a resource trusting it (Keycloak test only).
+//!
+//! `/data-chain` requires `user.read` so the caller's token carries a `sub` to keep.
+//! Error answers are checked by status, `error` code and a phrase of
+//! `error_description`, so each negative test fails for the reason it names.
 
 use std::future::Future;
 use std::path::Path;
@@ -1450,6 +1456,40 @@ async fn concurrent_sends_acquire_one_token() {
         }
         assert_eq!(auth_calls, 1);
         assert_eq!(tokens.len(), 1);
+    })
+    .await;
+}
+
+/// A user-consented grant refreshes without the user: same `sub`, no consent step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_keeps_the_user() {
+    bounded(async {
+        let w = World::start().await;
+        let client = w
+            .agent()
+            .consent(FormConsent::new("testuser", "testpass"))
+            .build()
+            .unwrap();
+        let url = format!("{}/data-user", w.r1);
+        let get = || AgentRequest::get(&url).unwrap().scope("user.read");
+        let res = client.send(get()).await.unwrap();
+        let first = presented_token(res.trace.as_ref().unwrap());
+        let (status, body) = body_json(res).await;
+        assert_eq!(status, 200, "{body}");
+        let sub = body["sub"].as_str().unwrap().to_owned();
+        let exp = jwt_payload(&first)["exp"].as_u64().unwrap();
+        let t = w.now().as_secs();
+        w.clock.advance(exp - t - 10);
+
+        let res = client.send(get()).await.unwrap();
+        let trace = res.trace.clone().unwrap();
+        let (status, body) = body_json(res).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(token_steps(&trace), ["token[refresh]"]);
+        assert_eq!(trace.steps(Step::Consent).count(), 0);
+        assert_eq!(body["sub"], sub.as_str());
+        assert_eq!(body["scope"], "user.read");
+        assert_ne!(presented_token(&trace), first);
     })
     .await;
 }
