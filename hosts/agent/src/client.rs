@@ -10,6 +10,7 @@ use aauth_core::metadata::well_known_url;
 use aauth_core::signature_key::{JwksRef, KeyScheme};
 use aauth_core::token::UnverifiedToken;
 use aauth_core::{AgentAuth, IssuerMetadata, Jwk, RequestParts, SigningKey, UnixTime};
+use aauth_discovery::{EgressPolicy, PolicyResolver};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde::Deserialize;
@@ -112,6 +113,26 @@ impl Identity {
 
 /// The token cache key: origin, scope hint, upstream token (for exchanges).
 type SlotKey = (String, Option<String>, Option<String>);
+
+/// Cache entries kept before unused ones are pruned. A resource doing token exchange opens
+/// one entry per caller token, so without a bound the cache would grow with its callers.
+const MAX_SLOTS: usize = 4096;
+
+/// Drops entries nobody is using whose token is absent or expired; if that frees nothing
+/// (every token still live), drops every unused entry: losing a cached token costs one
+/// token request, an unbounded cache costs memory.
+fn prune(slots: &mut HashMap<SlotKey, SlotRef>, now: u64) {
+    let idle = |slot: &SlotRef| Arc::strong_count(slot) == 1;
+    let dead = |slot: &SlotRef| {
+        slot.try_lock()
+            .map(|s| s.token.as_ref().is_none_or(|t| t.exp <= now))
+            .unwrap_or(false)
+    };
+    slots.retain(|_, slot| !(idle(slot) && dead(slot)));
+    if slots.len() >= MAX_SLOTS {
+        slots.retain(|_, slot| !idle(slot));
+    }
+}
 
 /// A request to send: method, URL, headers, optional body, and an optional scope key.
 ///
@@ -257,6 +278,7 @@ pub struct AgentClientBuilder {
     refresh_margin: Duration,
     trace: bool,
     timeout: Duration,
+    egress: Option<Arc<EgressPolicy>>,
 }
 
 impl fmt::Debug for AgentClientBuilder {
@@ -308,6 +330,16 @@ impl AgentClientBuilder {
         self
     }
 
+    /// Refuse every URL the policy does not admit (scheme, IP literals) and connect only
+    /// to resolved addresses it permits. Without a policy the client goes wherever it is
+    /// sent; set one whenever URLs come from parties you do not trust, above all in a
+    /// resource calling downstream, where a challenge names the auth server to contact
+    /// (digest §5.2 S-22).
+    pub fn egress(mut self, policy: EgressPolicy) -> Self {
+        self.egress = Some(Arc::new(policy));
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -317,11 +349,15 @@ impl AgentClientBuilder {
     pub fn build(self) -> Result<AgentClient, AgentError> {
         let identity_header = self.identity.scheme(&self.key)?.to_header(LABEL)?;
         let tls = crate::tls::config().map_err(|_| AgentError::Config("TLS setup"))?;
-        let http = Client::builder()
+        let mut http = Client::builder()
             .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
-            .user_agent(concat!("aauth-agent/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("aauth-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(policy) = &self.egress {
+            http = http.dns_resolver(Arc::new(PolicyResolver::new(Arc::clone(policy))));
+        }
+        let http = http
             .build()
             .map_err(|_| AgentError::Config("HTTP client"))?;
         let redirect_uri = self
@@ -340,6 +376,7 @@ impl AgentClientBuilder {
                 trace: self.trace,
                 slots: Mutex::default(),
                 issuers: Mutex::default(),
+                egress: self.egress,
             }),
         })
     }
@@ -403,6 +440,7 @@ struct Inner {
     trace: bool,
     slots: Mutex<HashMap<SlotKey, SlotRef>>,
     issuers: Mutex<HashMap<String, IssuerMetadata>>,
+    egress: Option<Arc<EgressPolicy>>,
 }
 
 /// One cache entry. `generation` changes whenever `token` does, so a caller can tell that
@@ -448,6 +486,7 @@ impl AgentClient {
             refresh_margin: Duration::from_secs(60),
             trace: false,
             timeout: Duration::from_secs(30),
+            egress: None,
         }
     }
 
@@ -574,6 +613,9 @@ impl AgentClient {
             .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if slots.len() >= MAX_SLOTS && !slots.contains_key(&key) {
+            prune(&mut slots, self.now().as_secs());
+        }
         Arc::clone(slots.entry(key).or_default())
     }
 
@@ -966,6 +1008,14 @@ impl AgentClient {
         signature_key: &str,
         trace: &mut Option<Trace>,
     ) -> Result<reqwest::Response, AgentError> {
+        if let Some(policy) = &self.inner.egress
+            && policy.check_url(url.as_str()).is_err()
+        {
+            return Err(AgentError::EgressDenied {
+                step,
+                url: url.to_string(),
+            });
+        }
         let host = url
             .host_str()
             .ok_or(AgentError::Config("URL without host"))?;
@@ -1080,6 +1130,48 @@ fn redact_json(mut v: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+
+    fn slot(token_exp: Option<u64>) -> SlotRef {
+        Arc::new(tokio::sync::Mutex::new(Slot {
+            generation: 0,
+            token: token_exp.map(|exp| CachedToken {
+                auth_token: String::new(),
+                signature_key: String::new(),
+                exp,
+                refresh_token: None,
+                token_endpoint: String::new(),
+            }),
+        }))
+    }
+
+    #[test]
+    fn the_token_cache_stays_bounded() {
+        let key = |i: usize| {
+            (
+                format!("https://r{i}.example"),
+                None,
+                Some(format!("up-{i}")),
+            )
+        };
+        let mut slots: HashMap<SlotKey, SlotRef> = HashMap::new();
+        let held = slot(Some(100));
+        slots.insert(key(0), Arc::clone(&held)); // in use by a caller: never dropped
+        for i in 1..MAX_SLOTS {
+            slots.insert(key(i), slot(if i % 2 == 0 { Some(100) } else { Some(5) }));
+        }
+        // At now = 10 the odd entries are expired: pruning drops exactly those.
+        prune(&mut slots, 10);
+        assert_eq!(slots.len(), MAX_SLOTS / 2);
+        assert!(slots.contains_key(&key(0)));
+        // Everything live and the map still full: every idle entry goes, held ones stay.
+        for i in MAX_SLOTS..2 * MAX_SLOTS {
+            slots.insert(key(i), slot(Some(100)));
+        }
+        prune(&mut slots, 10);
+        assert_eq!(slots.len(), 1);
+        assert!(Arc::ptr_eq(&slots[&key(0)], &held));
+    }
+
     use super::*;
 
     #[test]

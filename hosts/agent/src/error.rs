@@ -21,6 +21,13 @@ pub enum AgentError {
     Config(&'static str),
     /// The consent hook did not return an authorization code (e.g. `access_denied`).
     Consent(ConsentError),
+    /// The egress policy refused a URL (scheme or address) before any request was made.
+    EgressDenied {
+        /// The hop.
+        step: Step,
+        /// The refused URL.
+        url: String,
+    },
     /// The resource demands agent identity (`Agent-Auth: httpsig; identity=?1`) and the
     /// client is pseudonymous.
     IdentityRequired {
@@ -100,6 +107,7 @@ impl AgentError {
     pub fn step(&self) -> Option<Step> {
         match self {
             Self::InvalidResponse { step, .. }
+            | Self::EgressDenied { step, .. }
             | Self::Protocol { step, .. }
             | Self::Transport { step, .. } => Some(*step),
             Self::IdentityRequired { .. }
@@ -116,6 +124,9 @@ impl fmt::Display for AgentError {
         match self {
             Self::Config(field) => write!(f, "agent client configuration: {field}"),
             Self::Consent(c) => write!(f, "consent failed: {c}"),
+            Self::EgressDenied { step, url } => {
+                write!(f, "{step} {url}: refused by the egress policy")
+            }
             Self::IdentityRequired { url } => write!(
                 f,
                 "{url} requires agent identity (identity=?1) but the client is pseudonymous; \

@@ -143,10 +143,16 @@ async fn resource(State(m): State<Shared>, uri: Uri, headers: HeaderMap) -> Resp
         )
             .into_response();
     }
+    // `/ssrf` names the cloud metadata address as its auth server.
+    let auth_server = if uri.path() == "/ssrf" {
+        "http://169.254.169.254"
+    } else {
+        m.base.as_str()
+    };
     let challenge = format!(
         "httpsig; auth-token; resource_token=\"rt-{}\"; auth_server=\"{}\"",
         uri.path().trim_start_matches('/'),
-        m.base
+        auth_server
     );
     (StatusCode::UNAUTHORIZED, [("agent-auth", challenge)], "").into_response()
 }
@@ -234,6 +240,7 @@ impl Harness {
             .route("/data", get(resource))
             .route("/other", get(resource))
             .route("/identity", get(resource))
+            .route("/ssrf", get(resource))
             .route("/.well-known/aauth-issuer", get(issuer))
             .route("/agent/token", post(token))
             .with_state(Arc::clone(&mock));
@@ -689,4 +696,48 @@ fn consent_request(base: &str) -> ConsentRequest {
         "x",
         base,
     )
+}
+
+/// A challenge can name any auth server; with an egress policy the client refuses the ones
+/// it does not admit before sending anything (digest §5.2 S-22), and still reaches the
+/// admitted ones.
+#[tokio::test]
+async fn egress_policy_refuses_a_challenge_naming_a_forbidden_auth_server() {
+    let h = Harness::start(Config::default()).await;
+    let authority = h.mock.base.trim_start_matches("http://").to_owned();
+    let client = h
+        .client()
+        .egress(aauth_discovery::EgressPolicy::new().allow_host(&authority))
+        .build()
+        .unwrap();
+    let err = client
+        .send(AgentRequest::get(&h.url("/ssrf")).unwrap())
+        .await
+        .unwrap_err();
+    match &err {
+        AgentError::EgressDenied { step, url } => {
+            assert_eq!(*step, Step::IssuerMetadata);
+            assert!(url.starts_with("http://169.254.169.254/"), "{url}");
+        }
+        other => panic!("expected EgressDenied, got {other}"),
+    }
+    assert_eq!(h.mock.count("auth"), 0);
+    // The admitted auth server still works through the same client.
+    let res = client
+        .send(AgentRequest::get(&h.url("/data")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // And a target outside the policy is refused before it is contacted.
+    let err = client
+        .send(AgentRequest::get("http://10.0.0.1/data").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        AgentError::EgressDenied {
+            step: Step::Resource,
+            ..
+        }
+    ));
 }

@@ -199,7 +199,8 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
 
     let builder = AgentClient::builder(agent_key, Identity::agent_server(&agent_id))
         .trace(true)
-        .timeout(Duration::from_secs(30));
+        .timeout(Duration::from_secs(30))
+        .egress(aauth_discovery::EgressPolicy::dev());
     let builder = if opts.manual {
         builder.consent(CallbackConsent::new(
             agent.callbacks().clone(),

@@ -246,9 +246,12 @@ pub async fn fetch(opts: &FetchOptions) -> Result<FetchOutcome, CliError> {
         }
     };
 
+    // The auth server and token endpoint come from the resource's challenge: hold them to
+    // the same egress policy as the target.
     let mut builder = AgentClient::builder(key, identity)
         .trace(true)
-        .timeout(opts.timeout);
+        .timeout(opts.timeout)
+        .egress(policy.clone());
     match (opts.consent, &host) {
         (ConsentMode::Auto, _) => {
             let u = opts

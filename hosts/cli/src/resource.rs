@@ -71,7 +71,7 @@ pub fn build(opts: ResourceOptions) -> Result<Router, CliError> {
     }
     let id = opts.id.trim_end_matches('/').to_owned();
     let client_key = Arc::new(keys::clone_key(&opts.key));
-    let discovery = Discovery::new(policy).map_err(|e| CliError::server("discovery", e))?;
+    let discovery = Discovery::new(policy.clone()).map_err(|e| CliError::server("discovery", e))?;
     let mut builder = ResourceConfig::builder(id.clone(), opts.key, discovery).supported_scopes([
         "data.read",
         "data.write",
@@ -85,9 +85,12 @@ pub fn build(opts: ResourceOptions) -> Result<Router, CliError> {
         .map_err(|e| CliError::usage(format!("resource configuration: {e}")))?;
     let downstream = match opts.downstream {
         Some(url) => {
+            // The downstream's challenge names the auth server this resource will call:
+            // without an egress policy that would be a request forger (digest §5.2 S-22).
             let client = AgentClient::builder(client_key, Identity::resource(&id))
                 .trace(true)
                 .timeout(Duration::from_secs(30))
+                .egress(policy)
                 .build()
                 .map_err(CliError::from)?;
             Some((url, client))

@@ -301,16 +301,18 @@ impl std::fmt::Display for ResolveDenied {
 
 impl std::error::Error for ResolveDenied {}
 
-/// The DNS resolver the discovery HTTP client uses: the system resolver, with every
-/// address the [`EgressPolicy`] does not permit dropped. The client connects only to the
-/// addresses this returns.
+/// The DNS resolver the discovery HTTP client uses, public so other reqwest clients (the
+/// agent client) can be built with it: the system resolver, with every address the
+/// [`EgressPolicy`] does not permit dropped. The client connects only to the addresses this
+/// returns, so a name cannot be rebound to a refused address between check and connect.
 #[derive(Clone, Debug)]
-pub(crate) struct PolicyResolver {
+pub struct PolicyResolver {
     policy: Arc<EgressPolicy>,
 }
 
 impl PolicyResolver {
-    pub(crate) fn new(policy: Arc<EgressPolicy>) -> Self {
+    /// A resolver enforcing `policy`; pass it to `reqwest::ClientBuilder::dns_resolver`.
+    pub fn new(policy: Arc<EgressPolicy>) -> Self {
         Self { policy }
     }
 }

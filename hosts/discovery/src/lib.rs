@@ -69,6 +69,6 @@ mod location;
 
 pub use cache::{Discovery, DiscoveryBuilder, DiscoveryConfig, DiscoveryStats};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use egress::{EgressPolicy, IpClass, classify_ip};
+pub use egress::{EgressPolicy, IpClass, PolicyResolver, classify_ip};
 pub use error::DiscoveryError;
 pub use location::JwksLocation;
