@@ -45,7 +45,7 @@ clippy() {
 
 test_() { cargo test --workspace --locked; }
 
-doc() { RUSTDOCFLAGS=-Dwarnings cargo doc -p aauth-core --no-deps --locked; }
+doc() { RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked; }
 
 nostd() {
   cargo build -p aauth-core --no-default-features --target x86_64-unknown-none --locked
@@ -61,7 +61,7 @@ fuzz() {
   cd "$ROOT/tests/fuzz"
   local targets
   targets=$(cargo +nightly fuzz list)
-  cargo +nightly fuzz build -O $targets >/dev/null
+  cargo +nightly fuzz build -O >/dev/null
   for t in $targets; do
     echo "--- fuzz smoke: $t (${FUZZ_SECONDS}s)"
     cargo +nightly fuzz run -O "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
