@@ -51,5 +51,5 @@ printf '{"cargo":%s,"bindgen":%s,"raw":%s,"gzip":%s}\n' \
   "$(stat -c %s "$WASM")" "$raw_bindgen" "$raw" "$gz" > "$HERE/pkg-size.json"
 echo "aauth_wasm_bg.wasm: cargo $(stat -c %s "$WASM") B, bindgen $raw_bindgen B, final $raw B raw / $gz B gzip" >&2
 
-# Native fixture for test/e2e.test.mjs.
-cargo build --release -p aauth-wasm-e2e
+# Native fixture for test/e2e.test.mjs (dev profile: it only serves a handful of requests).
+cargo build -p aauth-wasm-e2e

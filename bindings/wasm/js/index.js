@@ -79,9 +79,11 @@ function splitRequest({ method = 'GET', url, headers }) {
 /** Generates an Ed25519 key; returns a private JWK `{kty, crv, x, d, kid?}`. */
 export function generateKey({ kid, seed } = {}) {
   const s = seed ?? crypto.getRandomValues(new Uint8Array(32));
-  const jwk = JSON.parse(call(wasm.generateKey, s, kid));
-  s.fill?.(0);
-  return jwk;
+  try {
+    return JSON.parse(call(wasm.generateKey, s, kid));
+  } finally {
+    if (!seed) s.fill(0); // our own seed: wipe it; a caller's seed is left alone
+  }
 }
 
 /** Validates a JWK (object or JSON) and returns it as an object; private members are kept. */

@@ -298,7 +298,12 @@ pub(crate) fn verify_key_request(
                 json!({ "metadata": { "id": id, "wellKnown": well_known,
                     "url": aauth_core::metadata::well_known_url(id, well_known) } })
             }
-            _ => return Err(Error::new(ErrorCode::UnsupportedScheme, "unknown key source")),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::UnsupportedScheme,
+                    "unknown key source",
+                ));
+            }
         };
         let purpose = match kr.purpose {
             KeyPurpose::Signer => "signer",
@@ -450,8 +455,16 @@ pub(crate) fn verify_token(token: &str, jwks: &str, opts: &str) -> Result<String
     let now = UnixTime::from_secs(o.now);
     let e = |e: aauth_core::token::TokenError| Error::protocol(&e);
     match o.kind.as_str() {
-        "agent" => to_json(t.verify::<AgentClaims>(&key.key, &v, now).map_err(e)?.claims()),
-        "auth" => to_json(t.verify::<AuthClaims>(&key.key, &v, now).map_err(e)?.claims()),
+        "agent" => to_json(
+            t.verify::<AgentClaims>(&key.key, &v, now)
+                .map_err(e)?
+                .claims(),
+        ),
+        "auth" => to_json(
+            t.verify::<AuthClaims>(&key.key, &v, now)
+                .map_err(e)?
+                .claims(),
+        ),
         "resource" => to_json(
             t.verify::<ResourceClaims>(&key.key, &v, now)
                 .map_err(e)?
@@ -473,7 +486,8 @@ mod tests {
         let req = r#"{"method":"POST","scheme":"http","authority":"127.0.0.1:1","target":"/x?y=1","headers":[["content-type","text/plain"]]}"#;
         let opts = format!(r#"{{"key":{key},"scheme":"hwk","created":1000}}"#);
         let added: Vec<(String, String)> =
-            serde_json::from_str(&sign_request(req, Some(b"hi"), &opts)?).map_err(|e| Error::invalid(e.to_string()))?;
+            serde_json::from_str(&sign_request(req, Some(b"hi"), &opts)?)
+                .map_err(|e| Error::invalid(e.to_string()))?;
         let mut r: Value = serde_json::from_str(req).map_err(|e| Error::invalid(e.to_string()))?;
         if let Some(h) = r["headers"].as_array_mut() {
             for (n, v) in added {

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import * as aauth from '../pkg/index.js';
 
 const targetDir = process.env.CARGO_TARGET_DIR ?? new URL('../../../target', import.meta.url).pathname;
-const bin = `${targetDir}/release/aauth-e2e-servers`;
+const bin = `${targetDir}/debug/aauth-e2e-servers`;
 
 const seed = crypto.getRandomValues(new Uint8Array(32));
 const seedB64 = Buffer.from(seed).toString('base64url');

@@ -61,8 +61,14 @@ async fn main() -> Result<(), BoxError> {
         .supported_scopes(["data.read"])
         .build()?;
     let app: Router = Router::new()
-        .route("/open", get(whoami).layer(aauth.require(Requirement::Signature)))
-        .route("/whoami", get(whoami).layer(aauth.require(Requirement::Identified)))
+        .route(
+            "/open",
+            get(whoami).layer(aauth.require(Requirement::Signature)),
+        )
+        .route(
+            "/whoami",
+            get(whoami).layer(aauth.require(Requirement::Identified)),
+        )
         .route(
             "/data",
             get(whoami).layer(aauth.require(Requirement::auth_token(["data.read"]))),
