@@ -256,10 +256,13 @@ export function buildTokenRequest({ tokenEndpoint, requestType, resourceToken, r
  * - `consent({url, requestToken, redirectUri, authServer})`: returns the authorization code;
  * - `redirectUri`, `fetch`, `now()` (seconds), `refreshMargin` (seconds, default 60).
  */
-export function createAAuthFetch(options) {
+export function createAAuthFetch(opts) {
+  let options = { ...opts };
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
   const now = () => nowSecs(options.now ? options.now() : undefined);
   const margin = options.refreshMargin ?? 60;
+  // Like the Rust agent client: an agent server's redirect URI is `{agentId}/callback`.
+  options = { redirectUri: options.agentId ? `${options.agentId.replace(/\/$/, '')}/callback` : undefined, ...options };
   const tokens = new Map(); // origin -> {authToken, exp, refreshToken, tokenEndpoint}
   const issuers = new Map();
   const key = importJwk(options.key);

@@ -129,13 +129,21 @@ pub(crate) fn generate_key(seed: Option<&[u8]>, kid: Option<String>) -> Result<S
 }
 
 pub(crate) fn public_jwk(jwk: &str) -> Result<String> {
-    let jwk = Jwk::from_json(jwk.as_bytes()).map_err(|e| Error::protocol(&e))?;
-    to_json(&jwk)
+    let public = public_of(jwk)?;
+    // Refuse keys this build cannot use (unknown `kty`, bad coordinates, …).
+    public.to_public_key().map_err(|e| Error::protocol(&e))?;
+    to_json(&public)
+}
+
+/// The public members of a JWK (private members are never serialized by [`Jwk`]).
+fn public_of(jwk: &str) -> Result<Jwk> {
+    let parsed = Jwk::from_json(jwk.as_bytes()).map_err(|e| Error::protocol(&e))?;
+    Jwk::from_json(to_json(&parsed)?.as_bytes()).map_err(|e| Error::protocol(&e))
 }
 
 pub(crate) fn thumbprint(jwk: &str) -> Result<String> {
-    Jwk::from_json(jwk.as_bytes())
-        .and_then(|j| j.thumbprint())
+    public_of(jwk)?
+        .thumbprint()
         .map_err(|e| Error::protocol(&e))
 }
 
