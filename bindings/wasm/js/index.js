@@ -329,6 +329,7 @@ export function createAAuthFetch(opts) {
       u.searchParams.set('request_token', answer.request_token);
       u.searchParams.set('redirect_uri', options.redirectUri);
       const code = await options.consent({ url: u.toString(), requestToken: answer.request_token, redirectUri: options.redirectUri, authServer: challenge.authServer });
+      if (typeof code !== 'string' || code === '') throw new AAuthError('access_denied', 'the consent hook returned no authorization code');
       answer = await tokenRequest(endpoint, { requestType: 'code', code, redirectUri: options.redirectUri });
     }
     return entry(answer, endpoint);

@@ -84,3 +84,84 @@ test('a node resource verifies a request signed by the agent (jwks via live meta
   assert.equal(v.scheme, 'jwks');
   assert.equal(v.agent, urls.agent);
 });
+
+// The consent hook plays the person: it drives the auth server's HTML pages (sign in,
+// approve) with its own cookie jar and hands back the code from the redirect.
+async function personApproves({ url, redirectUri }) {
+  const jar = new Map();
+  const keep = (res) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    return res;
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const u = new URL(url);
+  const requestToken = u.searchParams.get('request_token');
+  const endpoint = `${u.origin}${u.pathname}`;
+  const page = keep(await fetch(url, { redirect: 'manual' }));
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Sign in/);
+  const post = async (fields) =>
+    keep(await fetch(endpoint, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+      body: new URLSearchParams({ request_token: requestToken, redirect_uri: redirectUri, ...fields }).toString(),
+    }));
+  const login = await post({ action: 'login', username: 'testuser', password: 'testpass' });
+  assert.equal(login.status, 303);
+  const consentPage = keep(await fetch(new URL(login.headers.get('location'), endpoint), { headers: { cookie: cookie() }, redirect: 'manual' }));
+  assert.match(await consentPage.text(), /Approve/);
+  const decided = await post({ consent: 'grant' });
+  assert.equal(decided.status, 303);
+  const back = new URL(decided.headers.get('location'));
+  assert.equal(`${back.origin}${back.pathname}`, redirectUri);
+  return back.searchParams.get('code');
+}
+
+test('consent: request_token -> consent hook (person approves) -> code -> auth token', async () => {
+  const seen = [];
+  const f = aauth.createAAuthFetch({
+    key,
+    agentId: urls.agent,
+    consent: async (req) => {
+      seen.push(req);
+      return personApproves(req);
+    },
+  });
+  const res = await f(`${urls.resource}/profile`);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.match((await res.json()).scope, /profile/);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].authServer, urls.issuer);
+  assert.equal(seen[0].redirectUri, `${urls.agent}/callback`);
+  assert.ok(f.tokens.get(urls.resource).refreshToken, 'a user-consented token comes with a refresh token');
+});
+
+test('refresh: an auth token near exp is refreshed with request_type=refresh', async () => {
+  const calls = [];
+  const f = aauth.createAAuthFetch({
+    key,
+    agentId: urls.agent,
+    consent: personApproves,
+    fetch: (url, init) => {
+      calls.push(`${init?.method ?? 'GET'} ${new URL(url).pathname} ${init?.body ?? ''}`.trim());
+      return fetch(url, init);
+    },
+  });
+  assert.equal((await f(`${urls.resource}/profile`)).status, 200);
+  const first = f.tokens.get(urls.resource);
+  // Pretend the token expires in 30 s (inside the 60 s refresh margin); moving the agent's
+  // clock instead would make its signatures "created in the future" for the resource.
+  first.exp = Math.floor(Date.now() / 1000) + 30;
+  const firstToken = first.authToken;
+  calls.length = 0;
+  const res = await f(`${urls.resource}/profile`);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.ok(calls.some((c) => c.includes('request_type=refresh')), calls.join('\n'));
+  assert.notEqual(f.tokens.get(urls.resource).authToken, firstToken);
+  assert.ok(!calls.some((c) => c.includes('request_type=auth')), 'no new consent round');
+});

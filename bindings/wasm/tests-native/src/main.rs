@@ -5,14 +5,16 @@
 //!
 //! `AGENT_SEED` (base64url, 32 bytes) is the agent server's key seed (kid `key-1`), so the
 //! JS agent under test can sign as that agent. Resource routes: `/open` (any signature),
-//! `/whoami` (identified agent), `/data` (auth token with `data.read`).
+//! `/whoami` (identified agent), `/data` (auth token with `data.read`, granted autonomously), `/profile` (auth token
+//! with `profile`, which needs consent: user `testuser` / `testpass`).
 
 use std::sync::Arc;
 
 use aauth_agent::AgentServer;
 use aauth_core::SigningKey;
 use aauth_discovery::{Discovery, EgressPolicy};
-use aauth_issuer::store::SqliteStore;
+use aauth_issuer::password::hash_password;
+use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve};
 use aauth_tower::{Requirement, ResourceConfig, VerifiedAgent};
 use axum::routing::get;
@@ -58,7 +60,7 @@ async fn main() -> Result<(), BoxError> {
     let res_key = SigningKey::from_seed(&[0x52; 32]).with_kid("resource-key-1");
     let aauth = ResourceConfig::builder(&res_url, res_key, Discovery::new(EgressPolicy::dev())?)
         .auth_server(iss_url.clone())
-        .supported_scopes(["data.read"])
+        .supported_scopes(["data.read", "profile"])
         .build()?;
     let app: Router = Router::new()
         .route(
@@ -73,11 +75,18 @@ async fn main() -> Result<(), BoxError> {
             "/data",
             get(whoami).layer(aauth.require(Requirement::auth_token(["data.read"]))),
         )
+        .route(
+            "/profile",
+            get(whoami).layer(aauth.require(Requirement::auth_token(["profile"]))),
+        )
         .merge(aauth.metadata_router());
     tokio::spawn(async move { axum::serve(res_l, app).await });
 
     let db = std::env::temp_dir().join(format!("aauth-e2e-{}.db", std::process::id()));
     let store = SqliteStore::open(&db).await?;
+    store
+        .create_user("testuser", &hash_password("testpass")?, 0)
+        .await?;
     let config = IssuerConfig::new(&iss_url, Discovery::new(EgressPolicy::dev())?)?;
     let issuer = tokio::spawn(serve(config, store, iss_l, async {
         let mut sink = Vec::new();
