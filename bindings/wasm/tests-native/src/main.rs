@@ -1,7 +1,7 @@
 //! Loopback fixture for `bindings/wasm/test/e2e.test.mjs`: starts an agent server (metadata
-//! + JWKS), a resource (`aauth-tower`) and an auth server (`aauth-issuer`, SQLite in a temp
-//! file) on `127.0.0.1:0`, prints their URLs as one JSON line on stdout, and stops on stdin
-//! EOF.
+//! and JWKS), a resource (`aauth-tower`) and an auth server (`aauth-issuer`, SQLite in a
+//! temp file) on `127.0.0.1:0`, prints their URLs as one JSON line on stdout, and stops on
+//! stdin EOF.
 //!
 //! `AGENT_SEED` (base64url, 32 bytes) is the agent server's key seed (kid `key-1`), so the
 //! JS agent under test can sign as that agent. Resource routes: `/open` (any signature),
