@@ -43,7 +43,14 @@ function call(fn, ...args) {
 }
 
 const nowSecs = (now) => (typeof now === 'number' ? Math.floor(now) : Math.floor(Date.now() / 1000));
-const asObject = (v) => (typeof v === 'string' ? JSON.parse(v) : v);
+function asObject(v) {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    throw new AAuthError('invalid_request', `not JSON: ${e.message}`);
+  }
+}
 
 function bodyBytes(body) {
   if (body === undefined || body === null) return undefined;

@@ -87,3 +87,36 @@ test('package size is within the budget', () => {
   assert.ok(wasm.length <= 400 * 1024, `raw ${wasm.length}`);
   assert.ok(gz <= 160 * 1024, `gzip ${gz}`);
 });
+
+test('garbage in: every function throws an Error with a code, never traps', async () => {
+  const junk = ['', 'x', '{}', '[]', 'null', '{"kty":"OKP"}', 'sig1=(', 'httpsig; algs=(', 'a.b.c', '\u0000\uffff', '{"keys":[{}]}', 'e'.repeat(20000)];
+  const key = aauth.generateKey();
+  const fns = [
+    (j) => aauth.publicJwk(j),
+    (j) => aauth.thumbprint(j),
+    (j) => aauth.parseAgentAuth(j),
+    (j) => aauth.decodeToken(j),
+    (j) => aauth.verifyToken(j, j, { type: 'auth' }),
+    (j) => aauth.verifyToken(j, '{"keys":[]}', { type: 'agent' }),
+    (j) => aauth.signRequest({ url: 'https://r.example/', headers: { 'signature-key': j } }, { key, scheme: 'jwt', jwt: j }),
+    (j) => aauth.signRequest({ url: 'https://r.example/' }, { key: j, scheme: 'hwk' }),
+    (j) => aauth.verifyKeyRequest({ url: 'https://r.example/', headers: { 'signature-input': j, signature: j, 'signature-key': j } }, { audience: j }),
+    (j) => aauth.buildAgentAuth({ resourceToken: j, authServer: j }),
+  ];
+  let threw = 0;
+  for (const f of fns) {
+    for (const j of junk) {
+      try {
+        f(j);
+      } catch (e) {
+        threw++;
+        assert.ok(e instanceof Error, String(e));
+        assert.equal(typeof e.code, 'string', `${e}`);
+        assert.notEqual(e.code, 'server_error', `a wasm trap or internal error: ${e.message}`);
+      }
+    }
+  }
+  assert.ok(threw > 50);
+  // The module still works afterwards.
+  assert.equal(aauth.parseAgentAuth('httpsig').authToken, false);
+});
