@@ -525,4 +525,45 @@ mod tests {
         );
         assert!(decode_token("x").is_err());
     }
+
+    /// The same JSON-boundary calls as `bench/bench.mjs`, natively, for comparison:
+    /// `cargo test --release -p aauth-wasm -- --ignored --nocapture bench_native`.
+    #[test]
+    #[ignore = "timing, run by hand"]
+    fn bench_native() -> Result<()> {
+        let key = generate_key(Some(&[3; 32]), Some("key-1".into()))?;
+        let req = r#"{"method":"POST","scheme":"https","authority":"resource.example","target":"/items?x=1","headers":[["content-type","application/json"]]}"#;
+        let body: &[u8] = br#"{"hello":"world"}"#;
+        let opts = format!(r#"{{"key":{key},"scheme":"hwk","created":1768785919}}"#);
+        let time = |name: &str, n: u32, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+            let t0 = std::time::Instant::now();
+            for _ in 0..n {
+                f()?;
+            }
+            let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+            println!("{name:28} {us:8.1} us/op");
+            Ok(())
+        };
+        let added: Vec<(String, String)> =
+            serde_json::from_str(&sign_request(req, Some(body), &opts)?)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut r: Value = serde_json::from_str(req).map_err(|e| Error::invalid(e.to_string()))?;
+        if let Some(h) = r["headers"].as_array_mut() {
+            for (n, v) in added {
+                h.push(json!([n, v]));
+            }
+        }
+        let signed = r.to_string();
+        let vo = r#"{"now":1768785919,"audience":"https://resource.example"}"#;
+        time("signRequest (hwk, body)", 2000, &mut || {
+            sign_request(req, Some(body), &opts).map(drop)
+        })?;
+        time("verifyRequest (hwk, body)", 2000, &mut || {
+            verify_request(&signed, Some(body), vo, None).map(drop)
+        })?;
+        time("parseAgentAuth", 20000, &mut || {
+            parse_agent_auth(r#"httpsig; auth-token; resource_token="eyJ.x.y"; auth_server="https://auth.example""#).map(drop)
+        })?;
+        Ok(())
+    }
 }
