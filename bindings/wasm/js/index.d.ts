@@ -1,0 +1,134 @@
+// Types for @aauth-rs/aauth.
+
+/** A JSON Web Key; private keys carry `d`. */
+export interface Jwk {
+  kty: string; crv?: string; x?: string; y?: string; n?: string; e?: string;
+  d?: string; kid?: string; alg?: string; use?: string;
+  [member: string]: unknown;
+}
+export interface JwkSet { keys: Jwk[] }
+
+/** Every error thrown by this package has a stable `code` (e.g. `invalid_signature`). */
+export class AAuthError extends Error {
+  code: string;
+  status?: number;
+  response?: Response;
+}
+
+export type HeadersInitLike = Headers | Record<string, string> | [string, string][];
+export type BodyLike = string | Uint8Array | ArrayBuffer | ArrayBufferView | URLSearchParams;
+
+export interface RequestLike {
+  method?: string;
+  url: string;
+  headers?: HeadersInitLike;
+  body?: BodyLike;
+}
+
+export type Scheme = 'hwk' | 'jwks' | 'jwt';
+
+export interface SignOptions {
+  /** The signer's private JWK (Ed25519). */
+  key: Jwk | string;
+  scheme: Scheme;
+  /** `jwks`: the agent identifier and key id; `wellKnown` defaults to `aauth-agent`. */
+  id?: string; kid?: string; wellKnown?: string;
+  /** `jwks` mode 1: the JWKS URL instead of `id`. */
+  jwks?: string;
+  /** `jwt`: the agent or auth token. */
+  jwt?: string;
+  /** `created` in seconds; defaults to `now`, which defaults to `Date.now() / 1000`. */
+  created?: number; now?: number; expires?: number;
+  /** Extra covered header fields (lower case). */
+  components?: string[];
+  label?: string;
+}
+
+export interface KeyRequest {
+  source: { jwks: string } | { metadata: { id: string; wellKnown: string; url: string } };
+  kid: string | null;
+  purpose: 'signer' | 'agentToken' | 'authToken' | 'other';
+}
+
+export interface VerifyOptions {
+  /** This resource's identifier (the required `aud` of tokens). */
+  audience: string;
+  trustedIssuers?: string[];
+  now?: number; window?: number; leeway?: number;
+  /** Returns the JWK Set (or JWK) for a key request; default: fetch metadata then jwks_uri. */
+  resolveKey?: (req: KeyRequest) => Promise<JwkSet | Jwk>;
+  fetch?: typeof fetch;
+}
+
+export interface VerifiedRequest {
+  scheme: Scheme | 'other';
+  agent: string | null;
+  agentDelegate: string | null;
+  thumbprint: string;
+  jwk: Jwk;
+  label: string;
+  created: number | null;
+  claims: Record<string, unknown> | null;
+}
+
+export interface AgentAuthChallenge {
+  identity?: boolean | null;
+  authToken?: boolean;
+  resourceToken?: string | null;
+  authServer?: string | null;
+  userInteraction?: string | null;
+  algs?: string[];
+}
+
+export interface TokenRequestInput {
+  tokenEndpoint: string;
+  requestType: 'auth' | 'code' | 'refresh' | 'exchange';
+  resourceToken?: string; redirectUri?: string; code?: string; refreshToken?: string;
+}
+
+export interface ConsentRequest {
+  /** Where the person goes: `{agent_auth_endpoint}?request_token=…&redirect_uri=…`. */
+  url: string;
+  requestToken: string;
+  redirectUri: string;
+  authServer: string;
+}
+
+export interface AAuthFetchOptions {
+  key: Jwk | string;
+  agentId?: string;
+  kid?: string;
+  agentToken?: string;
+  redirectUri?: string;
+  /** Called when the auth server needs consent; resolves to the authorization code. */
+  consent?: (req: ConsentRequest) => Promise<string>;
+  fetch?: typeof fetch;
+  /** Current time in seconds (default `Date.now() / 1000`). */
+  now?: () => number;
+  refreshMargin?: number;
+}
+
+export interface CachedToken { authToken: string; exp: number; refreshToken?: string; tokenEndpoint: string }
+
+export type AAuthFetch = ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) & {
+  tokens: Map<string, CachedToken>;
+};
+
+export function generateKey(opts?: { kid?: string; seed?: Uint8Array }): Jwk;
+export function importJwk(jwk: Jwk | string): Jwk;
+export function publicJwk(jwk: Jwk | string): Jwk;
+export function exportJwk(jwk: Jwk | string, opts?: { private?: boolean }): Jwk;
+export function thumbprint(jwk: Jwk | string): string;
+export function contentDigest(body: BodyLike): string;
+export function signatureKeyHeader(opts: Omit<SignOptions, 'key'> & { key?: Jwk | string }): string;
+export function signRequest(req: RequestLike, opts: SignOptions): Record<string, string>;
+export function verifyKeyRequest(req: RequestLike, opts: VerifyOptions): KeyRequest | null;
+export function fetchKeySet(req: KeyRequest, opts?: { fetch?: typeof fetch }): Promise<JwkSet>;
+export function verifyRequest(req: RequestLike, opts: VerifyOptions): Promise<VerifiedRequest>;
+export function parseAgentAuth(value: string): AgentAuthChallenge;
+export function buildAgentAuth(challenge: AgentAuthChallenge): string;
+export function decodeToken(token: string): { header: { alg: string; typ: string | null; kid: string | null }; payload: Record<string, unknown> };
+export function verifyToken(token: string, jwks: JwkSet | Jwk | string, opts: { type: 'agent' | 'auth' | 'resource'; issuer?: string; audience?: string; now?: number; leeway?: number }): Record<string, unknown>;
+export function buildTokenRequest(input: TokenRequestInput): { method: 'POST'; url: string; headers: Record<string, string>; body: string };
+export function createAAuthFetch(options: AAuthFetchOptions): AAuthFetch;
+export function aauthFetch(input: string | URL | Request, init: RequestInit | undefined, options: AAuthFetchOptions): Promise<Response>;

@@ -1,0 +1,406 @@
+// @aauth-rs/aauth: AAuth (Agent Auth) for Node >= 20 and browsers, on aauth-core compiled to wasm.
+//
+// The wasm module exports primitives that take and return JSON strings; this file gives them
+// their JS shape and adds `aauthFetch`, which does its I/O with `fetch`. Time comes from
+// `Date.now()` (or the caller's `now`), randomness from `crypto.getRandomValues`. Every error
+// thrown is an `Error` with a stable `code` (the AAuth/OAuth error code).
+import init, * as wasm from './aauth_wasm.js';
+
+const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+
+async function loadWasm() {
+  const url = new URL('./aauth_wasm_bg.wasm', import.meta.url);
+  if (isNode && url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return init({ module_or_path: await readFile(url) });
+  }
+  return init({ module_or_path: url });
+}
+
+await loadWasm();
+
+const enc = new TextEncoder();
+
+
+/** An Error with a stable `code`. */
+export class AAuthError extends Error {
+  constructor(code, message, extra = {}) {
+    super(message);
+    this.name = 'AAuthError';
+    this.code = code;
+    Object.assign(this, extra);
+  }
+}
+
+function call(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch (e) {
+    if (e instanceof Error && typeof e.code === 'string') throw e;
+    // A trap in wasm (should not happen: the crate does not panic on input) or a bad argument.
+    throw new AAuthError('server_error', `aauth wasm call failed: ${e && e.message ? e.message : e}`);
+  }
+}
+
+const nowSecs = (now) => (typeof now === 'number' ? Math.floor(now) : Math.floor(Date.now() / 1000));
+function asObject(v) {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    throw new AAuthError('invalid_request', `not JSON: ${e.message}`);
+  }
+}
+
+function bodyBytes(body) {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return enc.encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (typeof URLSearchParams !== 'undefined' && body instanceof URLSearchParams) return enc.encode(body.toString());
+  throw new AAuthError('invalid_request', 'body must be a string, Uint8Array, ArrayBuffer or URLSearchParams');
+}
+
+function headerPairs(headers) {
+  if (!headers) return [];
+  if (typeof Headers !== 'undefined' && headers instanceof Headers) return [...headers.entries()];
+  if (Array.isArray(headers)) return headers.map(([n, v]) => [String(n), String(v)]);
+  return Object.entries(headers).map(([n, v]) => [n, String(v)]);
+}
+
+function splitRequest({ method = 'GET', url, headers }) {
+  const u = new URL(url);
+  return {
+    method: method.toUpperCase(),
+    scheme: u.protocol.replace(/:$/, ''),
+    authority: u.host,
+    target: u.pathname + u.search,
+    headers: headerPairs(headers),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/** Generates an Ed25519 key; returns a private JWK `{kty, crv, x, d, kid?}`. */
+export function generateKey({ kid, seed } = {}) {
+  const s = seed ?? crypto.getRandomValues(new Uint8Array(32));
+  try {
+    return JSON.parse(call(wasm.generateKey, s, kid));
+  } finally {
+    if (!seed) s.fill(0); // our own seed: wipe it; a caller's seed is left alone
+  }
+}
+
+/** Validates a JWK (object or JSON) and returns it as an object; private members are kept. */
+export function importJwk(jwk) {
+  const obj = asObject(jwk);
+  call(wasm.publicJwk, JSON.stringify(obj));
+  return { ...obj };
+}
+
+/** The public JWK of a (private) JWK. */
+export function publicJwk(jwk) {
+  return JSON.parse(call(wasm.publicJwk, JSON.stringify(asObject(jwk))));
+}
+
+/** Exports a JWK: the public members, or everything with `{ private: true }`. */
+export function exportJwk(jwk, { private: priv = false } = {}) {
+  return priv ? importJwk(jwk) : publicJwk(jwk);
+}
+
+/** RFC 7638 SHA-256 thumbprint (base64url). */
+export function thumbprint(jwk) {
+  return call(wasm.thumbprint, JSON.stringify(asObject(jwk)));
+}
+
+/** `Content-Digest` value (`sha-256=:…:`) of a body. */
+export function contentDigest(body) {
+  return call(wasm.contentDigest, bodyBytes(body) ?? new Uint8Array());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing and verifying
+
+function signOpts(opts) {
+  const { key, scheme, id, kid, wellKnown, jwks, jwt, label, expires, components } = opts;
+  return JSON.stringify({
+    key: key ? asObject(key) : undefined,
+    scheme, id, kid, wellKnown, jwks, jwt, label, expires, components,
+    created: nowSecs(opts.created ?? opts.now),
+  });
+}
+
+/** The `Signature-Key` header value for a scheme (`hwk` needs `key`, `jwks` `id`+`kid`, `jwt` `jwt`). */
+export function signatureKeyHeader(opts) {
+  return call(wasm.signatureKeyHeader, signOpts(opts));
+}
+
+/**
+ * Signs a request. Returns the headers to add as a plain object
+ * (`Signature-Input`, `Signature`, `Signature-Key`, and `Content-Digest` for a body).
+ */
+export function signRequest(req, opts) {
+  const r = splitRequest(req);
+  const out = JSON.parse(call(wasm.signRequest, JSON.stringify(r), bodyBytes(req.body), signOpts(opts)));
+  return Object.fromEntries(out);
+}
+
+function verifyOpts(o) {
+  return JSON.stringify({
+    now: nowSecs(o.now),
+    audience: o.audience,
+    trustedIssuers: o.trustedIssuers ?? [],
+    window: o.window,
+    leeway: o.leeway,
+  });
+}
+
+/** The key a request needs (`null` for `hwk`), after every keyless check. */
+export function verifyKeyRequest(req, opts) {
+  const r = call(wasm.verifyKeyRequest, JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts));
+  return r === undefined || r === null ? null : JSON.parse(r);
+}
+
+/** Fetches a JSON document (used by verifyRequest and aauthFetch). */
+async function getJson(fetchFn, url, code) {
+  let res;
+  try {
+    res = await fetchFn(url, { headers: { accept: 'application/json' } });
+  } catch (e) {
+    throw new AAuthError(code, `fetching ${url} failed: ${e.message}`);
+  }
+  if (!res.ok) throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  try {
+    return await res.json();
+  } catch {
+    throw new AAuthError(code, `${url} is not JSON`);
+  }
+}
+
+/** Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. */
+export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetch } = {}) {
+  const code = 'invalid_signature';
+  if (keyRequest.source.jwks) return getJson(fetchFn, keyRequest.source.jwks, code);
+  const md = await getJson(fetchFn, keyRequest.source.metadata.url, code);
+  if (typeof md.jwks_uri !== 'string') throw new AAuthError(code, 'metadata has no jwks_uri');
+  return getJson(fetchFn, md.jwks_uri, code);
+}
+
+/**
+ * Verifies a signed request (for resources written in JS).
+ * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?}`.
+ * Returns `{scheme, agent, agentDelegate, thumbprint, jwk, label, created, claims}`.
+ */
+export async function verifyRequest(req, opts) {
+  const kr = verifyKeyRequest(req, opts);
+  let key = null;
+  if (kr) {
+    const resolve = opts.resolveKey ?? ((k) => fetchKeySet(k, { fetch: opts.fetch }));
+    key = JSON.stringify(await resolve(kr));
+  }
+  const out = call(wasm.verifyRequest, JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts), key);
+  return JSON.parse(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Challenges and tokens
+
+/** Parses an `Agent-Auth` header: `{identity, authToken, resourceToken, authServer, userInteraction, algs}`. */
+export function parseAgentAuth(value) {
+  return JSON.parse(call(wasm.parseAgentAuth, value));
+}
+
+/** Builds an `Agent-Auth` header value. */
+export function buildAgentAuth(challenge) {
+  return call(wasm.buildAgentAuth, JSON.stringify(challenge));
+}
+
+/** Decodes a compact JWT without verifying: `{header, payload}`. */
+export function decodeToken(token) {
+  return JSON.parse(call(wasm.decodeToken, token));
+}
+
+/** Verifies a token against a JWK Set: `opts` `{type: 'agent'|'auth'|'resource', issuer?, audience?, now?, leeway?}`. */
+export function verifyToken(token, jwks, opts) {
+  const o = JSON.stringify({ ...opts, now: nowSecs(opts.now) });
+  return JSON.parse(call(wasm.verifyToken, token, JSON.stringify(asObject(jwks)), o));
+}
+
+/**
+ * Builds a token-endpoint request (unsigned): `{method, url, headers, body}`.
+ * `requestType`: `auth` (`resourceToken`, `redirectUri?`), `code` (`code`, `redirectUri`),
+ * `refresh` (`refreshToken`), `exchange` (`resourceToken`).
+ */
+export function buildTokenRequest({ tokenEndpoint, requestType, resourceToken, redirectUri, code, refreshToken }) {
+  const f = new URLSearchParams();
+  f.set('request_type', requestType);
+  if (resourceToken) f.set('resource_token', resourceToken);
+  if (code) f.set('code', code);
+  if (refreshToken) f.set('refresh_token', refreshToken);
+  if (redirectUri) f.set('redirect_uri', redirectUri);
+  return {
+    method: 'POST',
+    url: tokenEndpoint,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: f.toString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// aauthFetch: the agent flow
+
+/**
+ * Creates a `fetch`-like function that signs every request and answers `Agent-Auth`
+ * challenges: sign -> 401 challenge -> token request -> (consent hook) -> retry, caching
+ * auth tokens per resource origin and refreshing them before `exp`.
+ *
+ * `options`:
+ * - `key`: the agent's private JWK (with `kid` for `jwks`);
+ * - `agentId`: the agent server identifier (signs with `scheme=jwks`); without it `hwk`;
+ * - `agentToken`: an `agent+jwt` to sign with as an agent delegate (`scheme=jwt`);
+ * - `consent({url, requestToken, redirectUri, authServer})`: returns the authorization code;
+ * - `redirectUri`, `fetch`, `now()` (seconds), `refreshMargin` (seconds, default 60).
+ */
+export function createAAuthFetch(opts) {
+  let options = { ...opts };
+  const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const now = () => nowSecs(options.now ? options.now() : undefined);
+  const margin = options.refreshMargin ?? 60;
+  // Like the Rust agent client: an agent server's redirect URI is `{agentId}/callback`.
+  options = { redirectUri: options.agentId ? `${options.agentId.replace(/\/$/, '')}/callback` : undefined, ...options };
+  const tokens = new Map(); // origin -> {authToken, exp, refreshToken, tokenEndpoint}
+  const issuers = new Map();
+  const key = importJwk(options.key);
+
+  const identity = () => {
+    if (options.agentToken) return { scheme: 'jwt', jwt: options.agentToken };
+    if (options.agentId) return { scheme: 'jwks', id: options.agentId, kid: options.kid ?? key.kid, wellKnown: 'aauth-agent' };
+    return { scheme: 'hwk' };
+  };
+
+  async function send(url, init, scheme) {
+    const headers = headerPairs(init.headers);
+    const body = init.body;
+    const req = { method: init.method ?? 'GET', url, headers, body };
+    const added = signRequest(req, { key, now: now(), ...scheme });
+    const h = new Headers(headers);
+    for (const [n, v] of Object.entries(added)) h.set(n, v);
+    return fetchFn(url, { ...init, headers: h, body: body === undefined ? undefined : body });
+  }
+
+  async function issuerMetadata(authServer) {
+    if (!issuers.has(authServer)) {
+      const url = `${authServer.replace(/\/$/, '')}/.well-known/aauth-issuer`;
+      issuers.set(authServer, await getJson(fetchFn, url, 'invalid_request'));
+    }
+    return issuers.get(authServer);
+  }
+
+  async function tokenRequest(endpoint, fields) {
+    const r = buildTokenRequest({ tokenEndpoint: endpoint, ...fields });
+    const res = await send(endpoint, r, identity());
+    let json = {};
+    try {
+      json = await res.json();
+    } catch {
+      /* not JSON */
+    }
+    if (!res.ok && !(res.status === 202 && json.request_token)) {
+      throw new AAuthError(json.error ?? 'server_error', json.error_description ?? `token endpoint: HTTP ${res.status}`, { status: res.status });
+    }
+    return json;
+  }
+
+  function entry(answer, endpoint, previous) {
+    if (!answer.auth_token) throw new AAuthError('server_error', 'token response has no auth_token');
+    let exp;
+    try {
+      exp = decodeToken(answer.auth_token).payload.exp;
+    } catch {
+      /* opaque */
+    }
+    if (typeof exp !== 'number') exp = now() + (answer.expires_in ?? 0);
+    return { authToken: answer.auth_token, exp, refreshToken: answer.refresh_token ?? previous?.refreshToken, tokenEndpoint: endpoint };
+  }
+
+  async function authorize(challenge) {
+    const md = await issuerMetadata(challenge.authServer);
+    const endpoint = md.agent_token_endpoint;
+    let answer = await tokenRequest(endpoint, { requestType: 'auth', resourceToken: challenge.resourceToken, redirectUri: options.redirectUri });
+    if (!answer.auth_token && answer.request_token) {
+      if (!options.consent) throw new AAuthError('consent_required', 'the auth server requires user consent and no consent hook is set');
+      if (!options.redirectUri) throw new AAuthError('invalid_request', 'consent needs redirectUri');
+      const u = new URL(md.agent_auth_endpoint);
+      u.searchParams.set('request_token', answer.request_token);
+      u.searchParams.set('redirect_uri', options.redirectUri);
+      const code = await options.consent({ url: u.toString(), requestToken: answer.request_token, redirectUri: options.redirectUri, authServer: challenge.authServer });
+      if (typeof code !== 'string' || code === '') throw new AAuthError('access_denied', 'the consent hook returned no authorization code');
+      answer = await tokenRequest(endpoint, { requestType: 'code', code, redirectUri: options.redirectUri });
+    }
+    return entry(answer, endpoint);
+  }
+
+  async function refresh(t) {
+    const answer = await tokenRequest(t.tokenEndpoint, { requestType: 'refresh', refreshToken: t.refreshToken });
+    return entry(answer, t.tokenEndpoint, t);
+  }
+
+  async function usable(origin) {
+    const t = tokens.get(origin);
+    if (!t) return null;
+    if (now() + margin < t.exp) return t;
+    if (t.refreshToken) {
+      try {
+        const fresh = await refresh(t);
+        tokens.set(origin, fresh);
+        return fresh;
+      } catch {
+        t.refreshToken = undefined;
+      }
+    }
+    if (now() < t.exp) return t;
+    tokens.delete(origin);
+    return null;
+  }
+
+  const aauthFetch = async function aauthFetch(input, init = {}) {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+    const origin = new URL(url).origin;
+    let token = await usable(origin);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const scheme = token ? { scheme: 'jwt', jwt: token.authToken } : identity();
+      const res = await send(url, init, scheme);
+      if (res.status !== 401) return res;
+      const header = res.headers.get('agent-auth');
+      if (!header) return res;
+      const challenge = parseAgentAuth(header);
+      if (challenge.resourceToken && challenge.authServer) {
+        token = await authorize(challenge);
+        tokens.set(origin, token);
+        continue;
+      }
+      if (token) {
+        // The token was refused and no new resource token offered: identify again.
+        tokens.delete(origin);
+        token = null;
+        continue;
+      }
+      if (challenge.identity && identity().scheme === 'hwk') {
+        throw new AAuthError('identity_required', `${url} requires agent identity (set agentId)`, { response: res });
+      }
+      return res;
+    }
+    throw new AAuthError('server_error', `${url}: too many challenges`);
+  };
+  aauthFetch.tokens = tokens;
+  return aauthFetch;
+}
+
+/** One-shot form: `aauthFetch(url, init, options)`. Prefer `createAAuthFetch` to keep the token cache. */
+export async function aauthFetch(input, init, options) {
+  return createAAuthFetch(options)(input, init);
+}
+
+

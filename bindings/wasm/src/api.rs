@@ -1,0 +1,569 @@
+//! The binding logic, free of wasm-bindgen types so it runs (and is tested) natively.
+
+use std::fmt;
+
+use aauth_core::agent_auth::AgentAuth;
+use aauth_core::httpsig::{self, SignOptions, VerifyPolicy};
+use aauth_core::jws::UnverifiedJws;
+use aauth_core::signature_key::{JwksRef, KeyScheme};
+use aauth_core::verify::{self, Identity, KeyPurpose, KeySource, ResolvedKey, TokenPolicy};
+use aauth_core::{
+    AgentClaims, AuthClaims, ErrorCode, Jwk, Jwks, ProtocolError, RequestParts, ResourceClaims,
+    Signer, SigningKey, UnixTime, UnverifiedToken, Validation,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// An error for JS: the protocol `code` and a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// The stable code (`invalid_signature`, `invalid_request`, …).
+    pub code: &'static str,
+    /// A human-readable description.
+    pub message: String,
+}
+
+impl Error {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str(),
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    fn protocol(e: &impl ProtocolError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+type Result<T> = core::result::Result<T, Error>;
+
+fn parse<'de, T: Deserialize<'de>>(what: &str, json: &'de str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::invalid(format!("{what}: {e}")))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::new(ErrorCode::ServerError, e.to_string()))
+}
+
+/// A request as the JS wrapper passes it (URL already split by `new URL`).
+#[derive(Deserialize)]
+struct Req {
+    method: String,
+    #[serde(default = "https")]
+    scheme: String,
+    authority: String,
+    target: String,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+}
+
+fn https() -> String {
+    "https".into()
+}
+
+impl Req {
+    fn header_refs(&self) -> Vec<(&str, &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect()
+    }
+}
+
+fn parts<'a>(
+    req: &'a Req,
+    headers: &'a [(&'a str, &'a [u8])],
+    body: Option<&'a [u8]>,
+) -> RequestParts<'a> {
+    let mut p = RequestParts::new(&req.method, &req.authority, &req.target, headers)
+        .with_scheme(&req.scheme);
+    if let Some(b) = body {
+        p = p.with_body(b);
+    }
+    p
+}
+
+fn signing_key(jwk: &Value) -> Result<SigningKey> {
+    let d = jwk
+        .get("d")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("the signing key is not a private JWK (no `d`)"))?;
+    let public: Jwk = serde_json::from_value(jwk.clone())
+        .map_err(|e| Error::invalid(format!("signing key: {e}")))?;
+    SigningKey::from_private_jwk(&public, d).map_err(|e| Error::protocol(&e))
+}
+
+pub(crate) fn generate_key(seed: Option<&[u8]>, kid: Option<String>) -> Result<String> {
+    let mut bytes = [0u8; 32];
+    match seed {
+        Some(s) => {
+            bytes = s
+                .try_into()
+                .map_err(|_| Error::invalid("the seed must be 32 bytes"))?;
+        }
+        None => getrandom::fill(&mut bytes)
+            .map_err(|e| Error::new(ErrorCode::ServerError, format!("no randomness: {e}")))?,
+    }
+    let mut key = SigningKey::from_seed(&bytes);
+    bytes.fill(0);
+    if let Some(k) = kid {
+        key = key.with_kid(k);
+    }
+    let mut v = serde_json::to_value(key.public_jwk())
+        .map_err(|e| Error::new(ErrorCode::ServerError, e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("d".into(), Value::String(key.private_d().to_string()));
+    }
+    to_json(&v)
+}
+
+pub(crate) fn public_jwk(jwk: &str) -> Result<String> {
+    let public = public_of(jwk)?;
+    // Refuse keys this build cannot use (unknown `kty`, bad coordinates, …).
+    public.to_public_key().map_err(|e| Error::protocol(&e))?;
+    to_json(&public)
+}
+
+/// The public members of a JWK (private members are never serialized by [`Jwk`]).
+fn public_of(jwk: &str) -> Result<Jwk> {
+    let parsed = Jwk::from_json(jwk.as_bytes()).map_err(|e| Error::protocol(&e))?;
+    Jwk::from_json(to_json(&parsed)?.as_bytes()).map_err(|e| Error::protocol(&e))
+}
+
+pub(crate) fn thumbprint(jwk: &str) -> Result<String> {
+    public_of(jwk)?
+        .thumbprint()
+        .map_err(|e| Error::protocol(&e))
+}
+
+/// Signing options from JS.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignOpts {
+    #[serde(default)]
+    key: Option<Value>,
+    scheme: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    well_known: Option<String>,
+    #[serde(default)]
+    jwks: Option<String>,
+    #[serde(default)]
+    jwt: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    created: Option<u64>,
+    #[serde(default)]
+    expires: Option<u64>,
+    #[serde(default)]
+    components: Vec<String>,
+}
+
+fn scheme_of(o: &SignOpts, signer: Option<&SigningKey>) -> Result<KeyScheme> {
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .ok_or_else(|| Error::invalid(format!("scheme {} needs `{what}`", o.scheme)))
+    };
+    match o.scheme.as_str() {
+        "hwk" => {
+            let key = signer.ok_or_else(|| Error::invalid("scheme hwk needs `key`"))?;
+            Ok(KeyScheme::Hwk(key.public_jwk()))
+        }
+        "jwks" => {
+            let kid = match (&o.kid, signer.and_then(SigningKey::kid)) {
+                (Some(k), _) => k.clone(),
+                (None, Some(k)) => k.to_owned(),
+                (None, None) => return Err(Error::invalid("scheme jwks needs `kid`")),
+            };
+            Ok(KeyScheme::Jwks(match (&o.id, &o.jwks) {
+                (Some(id), _) => JwksRef::Id {
+                    id: id.clone(),
+                    kid,
+                    well_known: Some(
+                        o.well_known
+                            .clone()
+                            .unwrap_or_else(|| "aauth-agent".to_owned()),
+                    ),
+                },
+                (None, Some(jwks)) => JwksRef::Url {
+                    jwks: jwks.clone(),
+                    kid,
+                },
+                (None, None) => return Err(Error::invalid("scheme jwks needs `id` or `jwks`")),
+            }))
+        }
+        "jwt" => Ok(KeyScheme::Jwt {
+            jwt: need(&o.jwt, "jwt")?,
+        }),
+        other => Err(Error::new(
+            ErrorCode::UnsupportedScheme,
+            format!("unsupported scheme `{other}`"),
+        )),
+    }
+}
+
+pub(crate) fn signature_key_header(opts: &str) -> Result<String> {
+    let o: SignOpts = parse("options", opts)?;
+    let key = o.key.as_ref().map(signing_key).transpose()?;
+    let label = o.label.as_deref().unwrap_or(httpsig::DEFAULT_LABEL);
+    scheme_of(&o, key.as_ref())?
+        .to_header(label)
+        .map_err(|e| Error::protocol(&e))
+}
+
+pub(crate) fn sign_request(req: &str, body: Option<&[u8]>, opts: &str) -> Result<String> {
+    let req: Req = parse("request", req)?;
+    let o: SignOpts = parse("options", opts)?;
+    let key = signing_key(
+        o.key
+            .as_ref()
+            .ok_or_else(|| Error::invalid("`key` (a private JWK) is required"))?,
+    )?;
+    let created = o
+        .created
+        .ok_or_else(|| Error::invalid("`created` (seconds) is required"))?;
+    let label = o.label.as_deref().unwrap_or(httpsig::DEFAULT_LABEL);
+    let sk = scheme_of(&o, Some(&key))?
+        .to_header(label)
+        .map_err(|e| Error::protocol(&e))?;
+    let headers = req.header_refs();
+    let p = parts(&req, &headers, body);
+    let extra: Vec<&str> = o.components.iter().map(String::as_str).collect();
+    let mut so = SignOptions::new(UnixTime::from_secs(created))
+        .with_label(label)
+        .with_extra_components(&extra);
+    if let Some(e) = o.expires {
+        so = so.with_expires(UnixTime::from_secs(e));
+    }
+    let h = httpsig::sign_request(&p, &sk, &key, &so).map_err(|e| Error::protocol(&e))?;
+    let out: Vec<(&str, &str)> = h.iter().collect();
+    to_json(&out)
+}
+
+/// Verification options from JS.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifyOpts {
+    now: u64,
+    audience: String,
+    #[serde(default)]
+    trusted_issuers: Vec<String>,
+    #[serde(default)]
+    window: Option<u64>,
+    #[serde(default)]
+    leeway: Option<u64>,
+}
+
+fn with_policies<T>(
+    o: &VerifyOpts,
+    f: impl FnOnce(&VerifyPolicy, &TokenPolicy<'_>) -> Result<T>,
+) -> Result<T> {
+    let issuers: Vec<&str> = o.trusted_issuers.iter().map(String::as_str).collect();
+    let mut tokens = TokenPolicy::new(&o.audience).with_trusted_issuers(&issuers);
+    if let Some(l) = o.leeway {
+        tokens = tokens.with_leeway(l);
+    }
+    let mut policy = VerifyPolicy::default();
+    if let Some(w) = o.window {
+        policy = policy.with_window(w);
+    }
+    f(&policy, &tokens)
+}
+
+pub(crate) fn verify_key_request(
+    req: &str,
+    body: Option<&[u8]>,
+    opts: &str,
+) -> Result<Option<String>> {
+    let req: Req = parse("request", req)?;
+    let o: VerifyOpts = parse("options", opts)?;
+    let headers = req.header_refs();
+    let p = parts(&req, &headers, body);
+    with_policies(&o, |policy, tokens| {
+        let pending = verify::begin(&p, policy, tokens, UnixTime::from_secs(o.now))
+            .map_err(|e| Error::protocol(&e))?;
+        let Some(kr) = pending.key_request() else {
+            return Ok(None);
+        };
+        let source = match kr.source {
+            KeySource::Jwks(url) => json!({ "jwks": url }),
+            KeySource::Metadata { id, well_known } => {
+                json!({ "metadata": { "id": id, "wellKnown": well_known,
+                    "url": aauth_core::metadata::well_known_url(id, well_known) } })
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::UnsupportedScheme,
+                    "unknown key source",
+                ));
+            }
+        };
+        let purpose = match kr.purpose {
+            KeyPurpose::Signer => "signer",
+            KeyPurpose::AgentToken => "agentToken",
+            KeyPurpose::AuthToken => "authToken",
+            _ => "other",
+        };
+        to_json(&json!({ "source": source, "kid": kr.kid, "purpose": purpose })).map(Some)
+    })
+}
+
+/// A JWK Set or a single JWK, narrowed to `kid`.
+fn resolve(key: &str, kid: Option<&str>) -> Result<ResolvedKey> {
+    let v: Value = parse("key", key)?;
+    if v.get("keys").is_some() {
+        let set = Jwks::from_json(key.as_bytes()).map_err(|e| Error::protocol(&e))?;
+        ResolvedKey::select(&set, kid)
+            .map_err(|e| Error::new(ErrorCode::InvalidSignature, e.to_string()))
+    } else {
+        let jwk = Jwk::from_json(key.as_bytes()).map_err(|e| Error::protocol(&e))?;
+        ResolvedKey::from_jwk(jwk).map_err(|e| Error::protocol(&e))
+    }
+}
+
+pub(crate) fn verify_request(
+    req: &str,
+    body: Option<&[u8]>,
+    opts: &str,
+    key: Option<&str>,
+) -> Result<String> {
+    let req: Req = parse("request", req)?;
+    let o: VerifyOpts = parse("options", opts)?;
+    let headers = req.header_refs();
+    let p = parts(&req, &headers, body);
+    let now = UnixTime::from_secs(o.now);
+    with_policies(&o, |policy, tokens| {
+        let pending = verify::begin(&p, policy, tokens, now).map_err(|e| Error::protocol(&e))?;
+        let kid = pending.key_request().and_then(|k| k.kid.map(str::to_owned));
+        let resolved = key.map(|k| resolve(k, kid.as_deref())).transpose()?;
+        let v = pending
+            .finish(&p, resolved.as_ref(), policy, tokens, now)
+            .map_err(|e| Error::protocol(&e))?;
+        let (scheme, claims) = match v.identity() {
+            Identity::Pseudonymous => ("hwk", Value::Null),
+            Identity::Agent { .. } => ("jwks", Value::Null),
+            Identity::Delegate { token } => (
+                "jwt",
+                serde_json::to_value(token.claims()).unwrap_or(Value::Null),
+            ),
+            Identity::Authorized { token } => (
+                "jwt",
+                serde_json::to_value(token.claims()).unwrap_or(Value::Null),
+            ),
+            _ => ("other", Value::Null),
+        };
+        to_json(&json!({
+            "scheme": scheme,
+            "agent": v.agent(),
+            "agentDelegate": v.agent_delegate(),
+            "thumbprint": v.signer_thumbprint(),
+            "jwk": v.signer_jwk(),
+            "label": v.label(),
+            "created": v.created(),
+            "claims": claims,
+        }))
+    })
+}
+
+pub(crate) fn parse_agent_auth(value: &str) -> Result<String> {
+    let c = AgentAuth::parse(value).map_err(|e| Error::protocol(&e))?;
+    to_json(&json!({
+        "identity": c.identity,
+        "authToken": c.auth_token,
+        "resourceToken": c.resource_token,
+        "authServer": c.auth_server,
+        "userInteraction": c.user_interaction,
+        "algs": c.algs,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChallengeIn {
+    #[serde(default)]
+    identity: Option<bool>,
+    #[serde(default)]
+    auth_token: bool,
+    #[serde(default)]
+    resource_token: Option<String>,
+    #[serde(default)]
+    auth_server: Option<String>,
+    #[serde(default)]
+    user_interaction: Option<String>,
+    #[serde(default)]
+    algs: Vec<String>,
+}
+
+pub(crate) fn build_agent_auth(challenge: &str) -> Result<String> {
+    let c: ChallengeIn = parse("challenge", challenge)?;
+    let mut a = AgentAuth::pseudonymous();
+    a.identity = c.identity;
+    a.auth_token = c.auth_token;
+    a.resource_token = c.resource_token;
+    a.auth_server = c.auth_server;
+    a.user_interaction = c.user_interaction;
+    a.algs = c.algs;
+    a.to_header().map_err(|e| Error::protocol(&e))
+}
+
+pub(crate) fn decode_token(token: &str) -> Result<String> {
+    let jws = UnverifiedJws::parse(token).map_err(|e| Error::protocol(&e))?;
+    let payload: Value = serde_json::from_slice(jws.payload())
+        .map_err(|e| Error::new(ErrorCode::InvalidToken, format!("claims: {e}")))?;
+    let h = jws.header();
+    to_json(&json!({
+        "header": { "alg": h.alg().as_str(), "typ": h.typ(), "kid": h.kid() },
+        "payload": payload,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenOpts {
+    #[serde(rename = "type")]
+    kind: String,
+    now: u64,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    leeway: Option<u64>,
+}
+
+pub(crate) fn verify_token(token: &str, jwks: &str, opts: &str) -> Result<String> {
+    let o: TokenOpts = parse("options", opts)?;
+    let t = UnverifiedToken::parse(token).map_err(|e| Error::protocol(&e))?;
+    let key = resolve(jwks, t.kid())?;
+    let mut v = match &o.issuer {
+        Some(i) => Validation::issuer(i),
+        None => Validation::any_issuer(),
+    };
+    if let Some(a) = &o.audience {
+        v = v.with_audience(a);
+    }
+    if let Some(l) = o.leeway {
+        v = v.with_leeway(l);
+    }
+    let now = UnixTime::from_secs(o.now);
+    let e = |e: aauth_core::token::TokenError| Error::protocol(&e);
+    match o.kind.as_str() {
+        "agent" => to_json(
+            t.verify::<AgentClaims>(&key.key, &v, now)
+                .map_err(e)?
+                .claims(),
+        ),
+        "auth" => to_json(
+            t.verify::<AuthClaims>(&key.key, &v, now)
+                .map_err(e)?
+                .claims(),
+        ),
+        "resource" => to_json(
+            t.verify::<ResourceClaims>(&key.key, &v, now)
+                .map_err(e)?
+                .claims(),
+        ),
+        other => Err(Error::invalid(format!(
+            "token type must be agent, auth or resource, not `{other}`"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_then_verify_hwk() -> Result<()> {
+        let key = generate_key(Some(&[7; 32]), None)?;
+        let req = r#"{"method":"POST","scheme":"http","authority":"127.0.0.1:1","target":"/x?y=1","headers":[["content-type","text/plain"]]}"#;
+        let opts = format!(r#"{{"key":{key},"scheme":"hwk","created":1000}}"#);
+        let added: Vec<(String, String)> =
+            serde_json::from_str(&sign_request(req, Some(b"hi"), &opts)?)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut r: Value = serde_json::from_str(req).map_err(|e| Error::invalid(e.to_string()))?;
+        if let Some(h) = r["headers"].as_array_mut() {
+            for (n, v) in added {
+                h.push(json!([n, v]));
+            }
+        }
+        let r = r.to_string();
+        let vo = r#"{"now":1001,"audience":"http://127.0.0.1:1"}"#;
+        assert_eq!(verify_key_request(&r, Some(b"hi"), vo)?, None);
+        let out: Value = serde_json::from_str(&verify_request(&r, Some(b"hi"), vo, None)?)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        assert_eq!(out["scheme"], "hwk");
+        let bad = verify_request(&r, Some(b"ho"), vo, None);
+        assert_eq!(bad.map_err(|e| e.code), Err("invalid_signature"));
+        Ok(())
+    }
+
+    #[test]
+    fn errors_carry_codes() {
+        assert_eq!(
+            parse_agent_auth("nope").map_err(|e| e.code),
+            Err("invalid_request")
+        );
+        assert_eq!(
+            generate_key(Some(&[1; 3]), None).map_err(|e| e.code),
+            Err("invalid_request")
+        );
+        assert!(decode_token("x").is_err());
+    }
+
+    /// The same JSON-boundary calls as `bench/bench.mjs`, natively, for comparison:
+    /// `cargo test --release -p aauth-wasm -- --ignored --nocapture bench_native`.
+    #[test]
+    #[ignore = "timing, run by hand"]
+    fn bench_native() -> Result<()> {
+        let key = generate_key(Some(&[3; 32]), Some("key-1".into()))?;
+        let req = r#"{"method":"POST","scheme":"https","authority":"resource.example","target":"/items?x=1","headers":[["content-type","application/json"]]}"#;
+        let body: &[u8] = br#"{"hello":"world"}"#;
+        let opts = format!(r#"{{"key":{key},"scheme":"hwk","created":1768785919}}"#);
+        let time = |name: &str, n: u32, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+            let t0 = std::time::Instant::now();
+            for _ in 0..n {
+                f()?;
+            }
+            let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+            println!("{name:28} {us:8.1} us/op");
+            Ok(())
+        };
+        let added: Vec<(String, String)> =
+            serde_json::from_str(&sign_request(req, Some(body), &opts)?)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut r: Value = serde_json::from_str(req).map_err(|e| Error::invalid(e.to_string()))?;
+        if let Some(h) = r["headers"].as_array_mut() {
+            for (n, v) in added {
+                h.push(json!([n, v]));
+            }
+        }
+        let signed = r.to_string();
+        let vo = r#"{"now":1768785919,"audience":"https://resource.example"}"#;
+        time("signRequest (hwk, body)", 2000, &mut || {
+            sign_request(req, Some(body), &opts).map(drop)
+        })?;
+        time("verifyRequest (hwk, body)", 2000, &mut || {
+            verify_request(&signed, Some(body), vo, None).map(drop)
+        })?;
+        time("parseAgentAuth", 20000, &mut || {
+            parse_agent_auth(r#"httpsig; auth-token; resource_token="eyJ.x.y"; auth_server="https://auth.example""#).map(drop)
+        })?;
+        Ok(())
+    }
+}
