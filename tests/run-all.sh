@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 export PATH="$HOME/.cargo/bin:$PATH"
 CARGO_FUZZ_VERSION=0.13.1
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
-GATES=${GATES:-"setup fmt clippy test doc nostd fuzz"}
+GATES=${GATES:-"setup fmt clippy test doc nostd wasm fuzz"}
 
 declare -a SUMMARY=()
 gate() { # name command...
@@ -41,6 +41,7 @@ clippy() {
   # Per feature set of the core, so unification cannot hide a broken combination.
   cargo clippy -p aauth-core --no-default-features --locked -- -D warnings
   cargo clippy -p aauth-core --no-default-features --features std --locked -- -D warnings
+  cargo clippy -p aauth-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 }
 
 test_() { cargo test --workspace --locked; }
@@ -55,6 +56,13 @@ nostd() {
   if cargo tree -p aauth-core --target wasm32-unknown-unknown -e normal | grep -q getrandom; then
     echo "aauth-core depends on getrandom"; exit 1
   fi
+}
+
+# The npm package: wasm build, wasm-bindgen (installed at the lockfile's version), wasm-opt
+# from npm, then node:test (shared vectors, API, loopback e2e against the native servers).
+wasm() {
+  bash bindings/wasm/build.sh
+  node --test bindings/wasm/test/
 }
 
 fuzz() {
@@ -75,6 +83,7 @@ gate clippy clippy
 gate test test_
 gate doc doc
 gate nostd nostd
+gate wasm wasm
 gate fuzz fuzz
 
 echo
