@@ -62,4 +62,4 @@ pub mod store;
 mod token_endpoint;
 
 pub use config::{Clock, ConfigError, ConsentPolicy, IssuerConfig, ManualClock, SystemClock};
-pub use server::{Issuer, ServeError, router, serve};
+pub use server::{Issuer, ServeError, rotate_signing_key, router, serve};

@@ -76,28 +76,11 @@ impl<S: Store> Issuer<S> {
     pub async fn new(config: IssuerConfig, store: S) -> Result<Self, StoreError> {
         let now = config.clock.now().as_secs();
         if store.active_key().await?.is_none() {
-            let seed = Zeroizing::new(random_bytes::<32>());
-            let key = SigningKey::from_seed(&seed);
-            let thumb = key
-                .public_jwk()
-                .thumbprint()
-                .map_err(|_| StoreError::InvalidInput("signing key"))?;
-            let kid = format!("auth-{}", &thumb[..16]);
-            let jwk = Jwk::ed25519(&key.public_bytes(), Some(kid.clone()));
-            let public_jwk =
-                serde_json::to_string(&jwk).map_err(|_| StoreError::InvalidInput("jwk"))?;
-            let new = NewSigningKey {
-                kid: &kid,
-                alg: "EdDSA",
-                private_seed: &seed[..],
-                public_jwk: &public_jwk,
-            };
-            match store.rotate(&new, now).await {
+            match rotate_signing_key(&store, now).await {
                 // Another process sharing the database may have won the race.
-                Ok(()) | Err(StoreError::Conflict) => {}
+                Ok(_) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
-            tracing::info!(kid, "generated the first signing key");
         }
         Ok(Self {
             inner: Arc::new(Inner { config, store }),
@@ -143,6 +126,43 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     OsRng.fill_bytes(&mut b);
     b
+}
+
+/// Generates an Ed25519 signing key from the OS RNG and makes it the active one; the
+/// previous keys stay in the JWKS (and keep verifying the tokens they signed) until they are
+/// retired with [`Store::retire`]. A running server sharing the store signs with the new key
+/// from its next token on: it reads the active key per issuance. Returns the new `kid`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), aauth_issuer::store::StoreError> {
+/// use aauth_issuer::store::SqliteStore;
+/// let store = SqliteStore::open("/var/lib/aauth/issuer.db").await?;
+/// let kid = aauth_issuer::rotate_signing_key(&store, 1_768_785_919).await?;
+/// println!("new active key {kid}");
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`StoreError`] when the store cannot be written.
+pub async fn rotate_signing_key<S: Store>(store: &S, now: u64) -> Result<String, StoreError> {
+    let seed = Zeroizing::new(random_bytes::<32>());
+    let key = SigningKey::from_seed(&seed);
+    let thumb = key
+        .public_jwk()
+        .thumbprint()
+        .map_err(|_| StoreError::InvalidInput("signing key"))?;
+    let kid = format!("auth-{}", &thumb[..16]);
+    let jwk = Jwk::ed25519(&key.public_bytes(), Some(kid.clone()));
+    let public_jwk = serde_json::to_string(&jwk).map_err(|_| StoreError::InvalidInput("jwk"))?;
+    let new = NewSigningKey {
+        kid: &kid,
+        alg: "EdDSA",
+        private_seed: &seed[..],
+        public_jwk: &public_jwk,
+    };
+    store.rotate(&new, now).await?;
+    tracing::info!(kid, "new active signing key");
+    Ok(kid)
 }
 
 /// A 256-bit random secret, base64url without padding (43 characters): request tokens,

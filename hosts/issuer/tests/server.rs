@@ -1293,3 +1293,48 @@ async fn parameter_errors_and_garbage_bodies_are_400_not_500() {
         .unwrap();
     assert_eq!(page.status(), 400);
 }
+
+/// Key rotation (several keys, one active): after `rotate_signing_key` on the shared store,
+/// the running server publishes both keys, signs new tokens with the new one, and tokens
+/// signed before still verify against its JWKS; retiring the old key removes it.
+#[tokio::test]
+async fn signing_key_rotation_keeps_old_tokens_verifiable() {
+    let env = Env::new().await;
+    let before = env.auth("data.read").await;
+    assert_eq!(before.0, 200, "{before:?}");
+    let old_token = before.1["auth_token"].as_str().unwrap().to_owned();
+    let old_kid = UnverifiedToken::parse(&old_token)
+        .unwrap()
+        .kid()
+        .unwrap()
+        .to_owned();
+
+    let admin = SqliteStore::open(&env.db).await.unwrap();
+    let new_kid = aauth_issuer::rotate_signing_key(&admin, env.now().as_secs())
+        .await
+        .unwrap();
+    assert_ne!(new_kid, old_kid);
+    let jwks = env.issuer_jwks(&env.issuer).await;
+    let kids: Vec<_> = jwks.keys.iter().filter_map(|k| k.kid.clone()).collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids.contains(&old_kid) && kids.contains(&new_kid));
+
+    let after = env.auth("data.read").await;
+    assert_eq!(after.0, 200, "{after:?}");
+    let new_token = after.1["auth_token"].as_str().unwrap();
+    assert_eq!(
+        UnverifiedToken::parse(new_token).unwrap().kid(),
+        Some(new_kid.as_str())
+    );
+    env.verify_token(&env.issuer, new_token, &env.resource.id)
+        .await;
+    env.verify_token(&env.issuer, &old_token, &env.resource.id)
+        .await;
+
+    // The active key cannot be retired; the old one can, and leaves the JWKS.
+    assert!(admin.retire(&new_kid, env.now().as_secs()).await.is_err());
+    admin.retire(&old_kid, env.now().as_secs()).await.unwrap();
+    let jwks = env.issuer_jwks(&env.issuer).await;
+    assert_eq!(jwks.keys.len(), 1);
+    assert_eq!(jwks.keys[0].kid.as_deref(), Some(new_kid.as_str()));
+}
