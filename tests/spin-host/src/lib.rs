@@ -66,7 +66,13 @@ pub fn build_component() -> Result<PathBuf> {
     let manifest = here.join("../../hosts/spin/Cargo.toml");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--target", "wasm32-wasip2", "--release", "--manifest-path"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--release",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .status()
         .context("running cargo build for the component")?;
@@ -179,9 +185,9 @@ pub async fn serve(env: Vec<(String, String)>, listener: TcpListener) -> Result<
                             Ok(r) => r.map(Full::new),
                             Err(e) => {
                                 eprintln!("host error: {e:#}");
-                                let mut r = http::Response::new(Full::new(Bytes::from(
-                                    format!("host error: {e:#}"),
-                                )));
+                                let mut r = http::Response::new(Full::new(Bytes::from(format!(
+                                    "host error: {e:#}"
+                                ))));
                                 *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
                                 r
                             }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use aauth_agent::{AgentClient, AgentRequest, AgentServer, Identity};
 use aauth_core::httpsig::{SignOptions, sign_request};
-use aauth_core::{AuthClaims, IssuerMetadata, KeyScheme, RequestParts, SigningKey, UnixTime};
+use aauth_core::{
+    AuthClaims, IssuerMetadata, KeyScheme, RequestParts, Signer, SigningKey, UnixTime,
+};
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::store::SqliteStore;
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
@@ -48,12 +50,12 @@ async fn start_agent(seed: u8) -> Agent {
     let server = AgentServer::new(&id, Arc::clone(&key));
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
-    let router = server
-        .router()
-        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+    let router = server.router().layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
             counter.fetch_add(1, Ordering::SeqCst);
             async move { next.run(req).await }
-        }));
+        },
+    ));
     tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
     Agent {
         id,
@@ -66,7 +68,9 @@ async fn start_agent(seed: u8) -> Agent {
 /// Our auth server on loopback over a temporary SQLite file.
 async fn start_issuer(dir: &tempfile::TempDir) -> String {
     let (l, id) = bind().await;
-    let store = SqliteStore::open(dir.path().join("issuer.db")).await.unwrap();
+    let store = SqliteStore::open(dir.path().join("issuer.db"))
+        .await
+        .unwrap();
     let config = IssuerConfig::new(&id, Discovery::new(EgressPolicy::dev()).unwrap()).unwrap();
     tokio::spawn(async move {
         serve_issuer(config, store, l, std::future::pending())
@@ -101,7 +105,11 @@ async fn start_resource(extra: &[(&str, &str)], auth_servers: &str, allow: &[&st
         ("AAUTH_RESOURCE_KEY_SEED".to_owned(), SEED.to_owned()),
         ("AAUTH_EGRESS_ALLOW".to_owned(), allow.join(",")),
     ];
-    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     serve(env, l).await.unwrap();
     id
 }
@@ -166,12 +174,8 @@ async fn autonomous_flow_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = start_issuer(&dir).await;
     let agent = start_agent(1).await;
-    let resource = start_resource(
-        &[],
-        &issuer,
-        &[&authority(&issuer), &authority(&agent.id)],
-    )
-    .await;
+    let resource =
+        start_resource(&[], &issuer, &[&authority(&issuer), &authority(&agent.id)]).await;
 
     // Metadata and JWKS, unauthenticated; also the first request (cold instantiate).
     let t = Instant::now();
@@ -205,7 +209,10 @@ async fn autonomous_flow_end_to_end() {
         .await
         .unwrap();
     let (status, v) = body(resp).await;
-    println!("autonomous flow (challenge + token + retry): {:?}", t.elapsed());
+    println!(
+        "autonomous flow (challenge + token + retry): {:?}",
+        t.elapsed()
+    );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["message"], "Access granted");
     assert_eq!(v["data"], "This is protected data (authorized)");
