@@ -60,8 +60,12 @@ pub struct Runtime {
     pub compile_time: Duration,
 }
 
-/// Builds the component with cargo (same `CARGO_TARGET_DIR`) and returns its path.
+/// Builds the component with cargo (same `CARGO_TARGET_DIR`) and returns its path;
+/// `AAUTH_SPIN_WASM` names a prebuilt component instead.
 pub fn build_component() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("AAUTH_SPIN_WASM") {
+        return Ok(PathBuf::from(path));
+    }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let manifest = here.join("../../hosts/spin/Cargo.toml");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
