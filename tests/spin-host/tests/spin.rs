@@ -97,6 +97,8 @@ async fn start_fake_issuer(key: &SigningKey) -> String {
 
 /// Starts the component with this configuration; returns its base URL.
 async fn start_resource(extra: &[(&str, &str)], auth_servers: &str, allow: &[&str]) -> String {
+    // Build + compile the component before any client (with its timeout) calls it.
+    tokio::task::block_in_place(runtime);
     let (l, id) = bind().await;
     let mut env = vec![
         ("AAUTH_RESOURCE_ID".to_owned(), id.clone()),
@@ -256,12 +258,15 @@ async fn hwk_jwks_and_agent_token() {
     assert_eq!(v["scheme"], "hwk");
     assert_eq!(v["agent"], Value::Null);
 
-    // hwk on an identified route: identity challenge.
-    let resp = pseudo
+    // hwk on an identified route: the identity challenge surfaces as an agent error.
+    let err = pseudo
         .send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap())
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .unwrap_err();
+    assert!(
+        matches!(err, aauth_agent::AgentError::IdentityRequired { .. }),
+        "{err:?}"
+    );
 
     // jwks agent.
     let (s, v) = body(
@@ -449,6 +454,7 @@ async fn negative_cases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misconfiguration_is_a_json_error() {
     init_tls();
+    tokio::task::block_in_place(runtime);
     let (l, _) = bind().await;
     let base = format!("http://{}", serve(Vec::new(), l).await.unwrap());
     let r = reqwest::get(format!("{base}/data-hwk")).await.unwrap();
