@@ -1,0 +1,188 @@
+//! Key discovery with Spin's outbound HTTP and an in-instance cache.
+//!
+//! A [`KeyRequest`] names either a JWKS URL or a party's metadata document whose
+//! `jwks_uri` leads to the JWKS. Documents are cached per URL for the configured TTL in a
+//! `static` map: Spin (and a plain `wasi:http` host) may reuse an instance for several
+//! requests, in which case the cache saves the round trips; with one instance per request
+//! it simply starts empty. Failures are not cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use aauth_core::metadata::well_known_url;
+use aauth_core::verify::{KeyRequest, KeySource, ResolvedKey};
+use aauth_core::{Jwks, UnixTime};
+use http_body_util::{BodyExt, Limited};
+use spin_sdk::http::{EmptyBody, send};
+
+use crate::config::{Config, split_origin};
+use crate::egress;
+
+/// Largest metadata document or JWKS accepted.
+const MAX_DOCUMENT: usize = 64 * 1024;
+/// Most documents kept; the cache is cleared when it would grow beyond.
+const MAX_ENTRIES: usize = 256;
+
+/// Why a key could not be resolved (never shown to the client, which sees
+/// `invalid_signature`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyError {
+    /// The egress policy refused the URL.
+    Egress(egress::Denied),
+    /// The fetch failed or answered other than `200` JSON within the size limit.
+    Fetch,
+    /// The document is not valid metadata / JWKS, names another party, or points its
+    /// `jwks_uri` at another origin.
+    Document,
+    /// The JWKS has no usable key with the requested `kid`.
+    NoKey,
+}
+
+#[derive(Clone)]
+enum Doc {
+    JwksUri(String),
+    Jwks(Arc<Jwks>),
+}
+
+type Cache = Mutex<HashMap<String, (u64, Doc)>>;
+
+fn cache() -> MutexGuard<'static, HashMap<String, (u64, Doc)>> {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE
+        .get_or_init(Cache::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn cached(url: &str, now: UnixTime) -> Option<Doc> {
+    let mut c = cache();
+    match c.get(url) {
+        Some((exp, doc)) if *exp > now.as_secs() => Some(doc.clone()),
+        Some(_) => {
+            c.remove(url);
+            None
+        }
+        None => None,
+    }
+}
+
+fn store(url: &str, doc: Doc, now: UnixTime, ttl: u64) {
+    let mut c = cache();
+    if c.len() >= MAX_ENTRIES {
+        c.clear();
+    }
+    c.insert(url.to_owned(), (now.as_secs().saturating_add(ttl), doc));
+}
+
+/// Resolves `req`, fetching and caching metadata and JWKS as needed.
+///
+/// # Errors
+/// [`KeyError`].
+pub async fn resolve(
+    req: &KeyRequest<'_>,
+    cfg: &Config,
+    now: UnixTime,
+) -> Result<ResolvedKey, KeyError> {
+    let jwks_url = match req.source {
+        KeySource::Jwks(url) => url.to_owned(),
+        KeySource::Metadata { id, well_known } => {
+            if !is_safe_segment(well_known) || split_origin(id).is_none() {
+                return Err(KeyError::Document);
+            }
+            let meta_url = well_known_url(id, well_known);
+            match cached(&meta_url, now) {
+                Some(Doc::JwksUri(u)) => u,
+                _ => {
+                    let body = get(&meta_url, cfg).await?;
+                    let uri = jwks_uri(id, well_known, &meta_url, &body)?;
+                    store(&meta_url, Doc::JwksUri(uri.clone()), now, cfg.cache_ttl);
+                    uri
+                }
+            }
+        }
+        _ => return Err(KeyError::Document),
+    };
+    let jwks = match cached(&jwks_url, now) {
+        Some(Doc::Jwks(j)) => j,
+        _ => {
+            let body = get(&jwks_url, cfg).await?;
+            let jwks = Arc::new(Jwks::from_json(&body).map_err(|_| KeyError::Document)?);
+            store(&jwks_url, Doc::Jwks(Arc::clone(&jwks)), now, cfg.cache_ttl);
+            jwks
+        }
+    };
+    ResolvedKey::select(&jwks, req.kid).map_err(|_| KeyError::NoKey)
+}
+
+/// Checks a metadata document (identifying members equal `id`; `jwks_uri` on the same
+/// origin) and returns its `jwks_uri`.
+fn jwks_uri(id: &str, well_known: &str, meta_url: &str, body: &[u8]) -> Result<String, KeyError> {
+    let doc: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(body).map_err(|_| KeyError::Document)?;
+    let members: &[&str] = match well_known {
+        "aauth-agent" => &["agent", "issuer"],
+        "aauth-resource" => &["resource", "issuer"],
+        _ => &["issuer"],
+    };
+    let mut identified = false;
+    for m in members {
+        match doc.get(*m) {
+            None => {}
+            Some(serde_json::Value::String(v))
+                if v.trim_end_matches('/') == id.trim_end_matches('/') =>
+            {
+                identified = true;
+            }
+            Some(_) => return Err(KeyError::Document),
+        }
+    }
+    let Some(serde_json::Value::String(uri)) = doc.get("jwks_uri") else {
+        return Err(KeyError::Document);
+    };
+    if !identified || split_origin(uri).is_none() || split_origin(uri) != split_origin(meta_url) {
+        return Err(KeyError::Document);
+    }
+    Ok(uri.clone())
+}
+
+/// One bounded, egress-checked GET of a JSON document.
+async fn get(url: &str, cfg: &Config) -> Result<Vec<u8>, KeyError> {
+    let uri = egress::check(url, &cfg.egress_allow).map_err(KeyError::Egress)?;
+    let req = http::Request::get(uri)
+        .header(http::header::ACCEPT, "application/json")
+        .body(EmptyBody::new())
+        .map_err(|_| KeyError::Fetch)?;
+    let resp = send(req).await.map_err(|_| KeyError::Fetch)?;
+    if resp.status() != http::StatusCode::OK {
+        return Err(KeyError::Fetch);
+    }
+    if let Some(ct) = resp.headers().get(http::header::CONTENT_TYPE) {
+        let media = ct
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !(media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json")))
+        {
+            return Err(KeyError::Document);
+        }
+    }
+    let body = Limited::new(resp.into_body(), MAX_DOCUMENT)
+        .collect()
+        .await
+        .map_err(|_| KeyError::Fetch)?;
+    Ok(body.to_bytes().to_vec())
+}
+
+fn is_safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

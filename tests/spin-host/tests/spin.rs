@@ -1,0 +1,464 @@
+//! The `aauth-spin` component in an in-process wasmtime host, against our native agent
+//! (`AgentClient`, `AgentServer`) and auth server (`aauth-issuer`) on loopback.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aauth_agent::{AgentClient, AgentRequest, AgentServer, Identity};
+use aauth_core::httpsig::{SignOptions, sign_request};
+use aauth_core::{
+    AuthClaims, IssuerMetadata, KeyScheme, RequestParts, Signer, SigningKey, UnixTime,
+};
+use aauth_discovery::{Discovery, EgressPolicy};
+use aauth_issuer::store::SqliteStore;
+use aauth_issuer::{IssuerConfig, serve as serve_issuer};
+use aauth_spin_host_tests::{runtime, serve};
+use axum::Router;
+use axum::routing::get;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+const ROUTES: &str = "/data-hwk=signature;/data-jwks=identified;/data-auth=auth:data.read";
+const SEED: &str = "0303030303030303030303030303030303030303030303030303030303030303";
+
+fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+async fn bind() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    (l, base)
+}
+
+fn authority(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
+
+/// A running agent server (axum) with a hit counter.
+struct Agent {
+    id: String,
+    key: Arc<SigningKey>,
+    server: AgentServer,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn start_agent(seed: u8) -> Agent {
+    let (l, id) = bind().await;
+    let key = Arc::new(SigningKey::from_seed(&[seed; 32]).with_kid("key-1"));
+    let server = AgentServer::new(&id, Arc::clone(&key));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let router = server.router().layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { next.run(req).await }
+        },
+    ));
+    tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
+    Agent {
+        id,
+        key,
+        server,
+        hits,
+    }
+}
+
+/// Our auth server on loopback over a temporary SQLite file.
+async fn start_issuer(dir: &tempfile::TempDir) -> String {
+    let (l, id) = bind().await;
+    let store = SqliteStore::open(dir.path().join("issuer.db"))
+        .await
+        .unwrap();
+    let config = IssuerConfig::new(&id, Discovery::new(EgressPolicy::dev()).unwrap()).unwrap();
+    tokio::spawn(async move {
+        serve_issuer(config, store, l, std::future::pending())
+            .await
+            .unwrap();
+    });
+    id
+}
+
+/// A hand-made auth server publishing metadata + JWKS for `key` (to mint bad tokens).
+async fn start_fake_issuer(key: &SigningKey) -> String {
+    let (l, id) = bind().await;
+    let meta = serde_json::to_value(IssuerMetadata::for_id(&id)).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+    let router = Router::new()
+        .route(
+            "/.well-known/aauth-issuer",
+            get(move || async move { axum::Json(meta) }),
+        )
+        .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
+    id
+}
+
+/// Starts the component with this configuration; returns its base URL.
+async fn start_resource(extra: &[(&str, &str)], auth_servers: &str, allow: &[&str]) -> String {
+    // Build + compile the component before any client (with its timeout) calls it.
+    tokio::task::block_in_place(runtime);
+    let (l, id) = bind().await;
+    let mut env = vec![
+        ("AAUTH_RESOURCE_ID".to_owned(), id.clone()),
+        ("AAUTH_AUTH_SERVERS".to_owned(), auth_servers.to_owned()),
+        ("AAUTH_ROUTES".to_owned(), ROUTES.to_owned()),
+        ("AAUTH_RESOURCE_KEY_SEED".to_owned(), SEED.to_owned()),
+        ("AAUTH_EGRESS_ALLOW".to_owned(), allow.join(",")),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    serve(env, l).await.unwrap();
+    id
+}
+
+fn client(agent: &Agent) -> AgentClient {
+    AgentClient::builder(Arc::clone(&agent.key), Identity::agent_server(&agent.id))
+        .build()
+        .unwrap()
+}
+
+async fn body(resp: aauth_agent::AgentResponse) -> (u16, Value) {
+    let status = resp.status();
+    let v = resp.response.json().await.unwrap_or(Value::Null);
+    (status, v)
+}
+
+/// A GET signed by hand: `scheme` is the Signature-Key scheme, `tamper` changes the path
+/// after signing.
+async fn signed_get(
+    base: &str,
+    path: &str,
+    key: &SigningKey,
+    scheme: KeyScheme,
+    tamper: bool,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let sk = scheme.to_header("sig1").unwrap();
+    let auth = authority(base);
+    let now = UnixTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let parts = RequestParts::new("GET", &auth, path, &[]).with_scheme("http");
+    let sig = sign_request(&parts, &sk, key, &SignOptions::new(now)).unwrap();
+    let url = if tamper {
+        format!("{base}{path}x")
+    } else {
+        format!("{base}{path}")
+    };
+    let mut req = reqwest::Client::new().get(url);
+    for (n, v) in sig.iter() {
+        req = req.header(n, v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autonomous_flow_end_to_end() {
+    init_tls();
+    let t = Instant::now();
+    let rt = runtime();
+    println!(
+        "component: {} bytes; build check + compile/link: {:?} (compile/link {:?})",
+        rt.component_bytes,
+        t.elapsed(),
+        rt.compile_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = start_issuer(&dir).await;
+    let agent = start_agent(1).await;
+    let resource =
+        start_resource(&[], &issuer, &[&authority(&issuer), &authority(&agent.id)]).await;
+
+    // Metadata and JWKS, unauthenticated; also the first request (cold instantiate).
+    let t = Instant::now();
+    let meta: Value = reqwest::get(format!("{resource}/.well-known/aauth-resource"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!("first request (instantiate + metadata): {:?}", t.elapsed());
+    assert_eq!(meta["resource"], resource.as_str());
+    assert_eq!(meta["jwks_uri"], format!("{resource}/jwks.json"));
+    let jwks: Value = reqwest::get(format!("{resource}/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "resource-key-1");
+
+    // Unsigned: challenged.
+    let r = reqwest::get(format!("{resource}/data-auth")).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["agent-auth"], "httpsig; identity=?1");
+
+    // The agent: jwks identity → resource-token challenge → auth server → auth token.
+    let c = client(&agent);
+    let t = Instant::now();
+    let resp = c
+        .send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap())
+        .await
+        .unwrap();
+    let (status, v) = body(resp).await;
+    println!(
+        "autonomous flow (challenge + token + retry): {:?}",
+        t.elapsed()
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["message"], "Access granted");
+    assert_eq!(v["data"], "This is protected data (authorized)");
+    assert_eq!(v["scheme"], "jwt");
+    assert_eq!(v["token_type"], "auth+jwt");
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["agent"], agent.id.as_str());
+    assert_eq!(v["scope"], "data.read");
+
+    // The cached auth token is reused: a warm request.
+    let t = Instant::now();
+    let resp = c
+        .send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    println!("second request with cached auth token: {:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hwk_jwks_and_agent_token() {
+    init_tls();
+    let agent = start_agent(2).await;
+    let resource = start_resource(&[], "http://127.0.0.1:1", &[&authority(&agent.id)]).await;
+
+    // hwk on a signature route.
+    let pseudo = AgentClient::builder(
+        Arc::new(SigningKey::from_seed(&[9; 32])),
+        Identity::Pseudonymous,
+    )
+    .build()
+    .unwrap();
+    let (s, v) = body(
+        pseudo
+            .send(AgentRequest::get(&format!("{resource}/data-hwk")).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["scheme"], "hwk");
+    assert_eq!(v["agent"], Value::Null);
+
+    // hwk on an identified route: the identity challenge surfaces as an agent error.
+    let err = pseudo
+        .send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, aauth_agent::AgentError::IdentityRequired { .. }),
+        "{err:?}"
+    );
+
+    // jwks agent.
+    let (s, v) = body(
+        client(&agent)
+            .send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["scheme"], "jwks");
+    assert_eq!(v["agent"], agent.id.as_str());
+
+    // An agent delegate with an agent token.
+    let delegate_key = Arc::new(SigningKey::from_seed(&[10; 32]));
+    let token = agent
+        .server
+        .mint_agent_token(
+            "delegate-1",
+            delegate_key.public_jwk(),
+            Duration::from_secs(300),
+        )
+        .unwrap();
+    let d = AgentClient::builder(delegate_key, Identity::delegate(token))
+        .build()
+        .unwrap();
+    let (s, v) = body(
+        d.send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["scheme"], "jwt");
+    assert_eq!(v["token_type"], "agent+jwt");
+    assert_eq!(v["agent"], agent.id.as_str());
+    assert_eq!(v["agent_delegate"], "delegate-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwards_to_upstream_with_identity_headers() {
+    init_tls();
+    let agent = start_agent(3).await;
+    let (l, upstream) = bind().await;
+    let router = Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let pick = |n: &str| {
+            headers
+                .get(n)
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+        };
+        axum::Json(serde_json::json!({
+            "agent": pick("x-aauth-agent"),
+            "scheme": pick("x-aauth-scheme"),
+            "sub": pick("x-aauth-sub"),
+            "delegate": pick("x-aauth-delegate"),
+        }))
+    });
+    tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
+    let resource = start_resource(
+        &[("AAUTH_UPSTREAM", &upstream)],
+        "http://127.0.0.1:1",
+        &[&authority(&agent.id)],
+    )
+    .await;
+    let resp = client(&agent)
+        .send(
+            AgentRequest::get(&format!("{resource}/data-jwks"))
+                .unwrap()
+                .header("x-aauth-agent", "https://spoofed.example")
+                .header("x-aauth-sub", "admin"),
+        )
+        .await
+        .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["agent"], agent.id.as_str());
+    assert_eq!(v["scheme"], "jwks");
+    assert_eq!(v["sub"], Value::Null, "spoofed header must be stripped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_cases() {
+    init_tls();
+    let agent = start_agent(4).await;
+    let auth_key = SigningKey::from_seed(&[5; 32]).with_kid("auth-key-1");
+    let trusted = start_fake_issuer(&auth_key).await;
+    let untrusted = start_fake_issuer(&auth_key).await;
+    let resource = start_resource(
+        &[],
+        &trusted,
+        &[
+            &authority(&agent.id),
+            &authority(&trusted),
+            &authority(&untrusted),
+        ],
+    )
+    .await;
+    let signer = SigningKey::from_seed(&[6; 32]);
+    let hwk = || KeyScheme::Hwk(signer.public_jwk());
+
+    // A valid hwk request first, then a tampered one (signature over another path).
+    let (s, _, _) = signed_get(&resource, "/data-hwk", &signer, hwk(), false).await;
+    assert_eq!(s, 200);
+    let (s, h, v) = signed_get(&resource, "/data-hwk", &signer, hwk(), true).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["error"], "invalid_signature");
+    assert_eq!(h["agent-auth"], "httpsig");
+
+    // Hostile input never panics: garbage signature headers.
+    let r = reqwest::Client::new()
+        .get(format!("{resource}/data-hwk"))
+        .header("signature-input", "sig1=(((")
+        .header("signature", "sig1=:!!:")
+        .header("signature-key", "sig1=(scheme=jwt jwt=\"a.b.c\")")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 400 | 401), "{}", r.status());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].is_string());
+
+    let exp = UnixTime::from_secs(4_000_000_000);
+    let token = |iss: &str, aud: &str| {
+        AuthClaims::new(iss, aud, signer.public_jwk(), exp)
+            .with_agent(agent.id.as_str())
+            .with_scope("data.read")
+            .sign(&auth_key)
+            .unwrap()
+    };
+    // A good token from the trusted (fake) issuer works...
+    let (s, _, v) = signed_get(
+        &resource,
+        "/data-auth",
+        &signer,
+        KeyScheme::Jwt {
+            jwt: token(&trusted, &resource),
+        },
+        false,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token_type"], "auth+jwt");
+
+    // ...but not for another audience...
+    let (s, h, v) = signed_get(
+        &resource,
+        "/data-auth",
+        &signer,
+        KeyScheme::Jwt {
+            jwt: token(&trusted, "http://other.example"),
+        },
+        false,
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(h["agent-auth"], "httpsig; auth-token");
+
+    // ...nor from an untrusted issuer.
+    let (s, h, v) = signed_get(
+        &resource,
+        "/data-auth",
+        &signer,
+        KeyScheme::Jwt {
+            jwt: token(&untrusted, &resource),
+        },
+        false,
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(h["agent-auth"], "httpsig; auth-token");
+
+    // Egress: an agent server that is not on the allow-list (plain http, loopback) is
+    // never contacted.
+    let stranger = start_agent(7).await;
+    let resp = client(&stranger)
+        .send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap())
+        .await
+        .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["error"], "invalid_signature");
+    assert_eq!(stranger.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misconfiguration_is_a_json_error() {
+    init_tls();
+    tokio::task::block_in_place(runtime);
+    let (l, _) = bind().await;
+    let base = format!("http://{}", serve(Vec::new(), l).await.unwrap());
+    let r = reqwest::get(format!("{base}/data-hwk")).await.unwrap();
+    assert_eq!(r.status(), 500);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "server_error");
+}
