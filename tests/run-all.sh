@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 export PATH="$HOME/.cargo/bin:$PATH"
 CARGO_FUZZ_VERSION=0.13.1
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
-GATES=${GATES:-"setup fmt clippy test doc nostd wasm fuzz"}
+GATES=${GATES:-"setup fmt clippy test doc nostd wasm spin fuzz"}
 
 declare -a SUMMARY=()
 gate() { # name command...
@@ -26,7 +26,7 @@ gate() { # name command...
 }
 
 setup() {
-  rustup target add x86_64-unknown-none wasm32-unknown-unknown >/dev/null
+  rustup target add x86_64-unknown-none wasm32-unknown-unknown wasm32-wasip2 >/dev/null
   rustup component add clippy rustfmt >/dev/null
   if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
@@ -65,6 +65,13 @@ wasm() {
   node --test bindings/wasm/test/
 }
 
+# The Spin component (wasm32-wasip2, WASIp3) and its in-process wasmtime 48 host tests.
+# Both are separate workspaces (wasmtime must not enter the main build), so they keep their
+# own build cache.
+spin() {
+  CARGO_TARGET_DIR="${SPIN_TARGET_DIR:-$HOME/.cache/aauth-target-spin}" bash hosts/spin/test.sh
+}
+
 fuzz() {
   cd "$ROOT/tests/fuzz"
   local targets
@@ -84,6 +91,7 @@ gate test test_
 gate doc doc
 gate nostd nostd
 gate wasm wasm
+gate spin spin
 gate fuzz fuzz
 
 echo
