@@ -119,6 +119,10 @@ impl Signer for SigningKey {
         Jwk::ed25519(&self.public_bytes(), self.kid.clone())
     }
 
+    fn kid(&self) -> Option<String> {
+        self.kid.clone()
+    }
+
     fn sign(&self, msg: &[u8]) -> Vec<u8> {
         self.key.sign(msg).to_bytes().to_vec()
     }

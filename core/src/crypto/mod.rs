@@ -274,6 +274,11 @@ pub trait Signer {
     fn jws_alg(&self) -> Alg;
     /// The public key as a JWK (with `kid` when the signer has one).
     fn public_jwk(&self) -> Jwk;
+    /// The key id written into token headers. Override it when building the whole JWK
+    /// costs more than returning the id.
+    fn kid(&self) -> Option<alloc::string::String> {
+        self.public_jwk().kid
+    }
     /// Signs `msg`.
     fn sign(&self, msg: &[u8]) -> alloc::vec::Vec<u8>;
 }

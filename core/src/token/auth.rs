@@ -177,27 +177,6 @@ impl AuthClaims {
         self
     }
 
-    /// Sets `iat`.
-    #[must_use]
-    pub fn with_iat(mut self, iat: UnixTime) -> Self {
-        self.iat = Some(iat.as_secs());
-        self
-    }
-
-    /// Sets `nbf`.
-    #[must_use]
-    pub fn with_nbf(mut self, nbf: UnixTime) -> Self {
-        self.nbf = Some(nbf.as_secs());
-        self
-    }
-
-    /// Sets `jti` (the caller supplies the randomness).
-    #[must_use]
-    pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
-        self.jti = Some(jti.into());
-        self
-    }
-
     /// Sets the OIDC `name`, `email` and `email_verified` claims.
     #[must_use]
     pub fn with_profile(
@@ -218,15 +197,9 @@ impl AuthClaims {
     pub fn effective_agent(&self) -> Option<&str> {
         self.agent.as_deref().or_else(|| self.aud.single())
     }
-
-    /// Signs the token with `signer`, whose JWK `kid` goes into the header.
-    ///
-    /// # Errors
-    /// See [`super::sign`].
-    pub fn sign(&self, signer: &dyn Signer) -> Result<String, TokenError> {
-        super::sign(self, signer.public_jwk().kid.as_deref(), signer)
-    }
 }
+
+super::common_builders!(AuthClaims);
 
 impl Claims for AuthClaims {
     const TYPE: TokenType = TokenType::Auth;

@@ -37,6 +37,43 @@
 //! assert_eq!(verified.sub, "delegate-1");
 //! ```
 
+/// The builders every claims type shares: the optional registered claims and signing.
+macro_rules! common_builders {
+    ($claims:ty) => {
+        impl $claims {
+            /// Sets `iat`.
+            #[must_use]
+            pub fn with_iat(mut self, iat: UnixTime) -> Self {
+                self.iat = Some(iat.as_secs());
+                self
+            }
+
+            /// Sets `nbf`.
+            #[must_use]
+            pub fn with_nbf(mut self, nbf: UnixTime) -> Self {
+                self.nbf = Some(nbf.as_secs());
+                self
+            }
+
+            /// Sets `jti` (the caller supplies the randomness).
+            #[must_use]
+            pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
+                self.jti = Some(jti.into());
+                self
+            }
+
+            /// Signs the token with `signer`, whose `kid` goes into the header.
+            ///
+            /// # Errors
+            /// See [`sign`](super::sign).
+            pub fn sign(&self, signer: &dyn Signer) -> Result<String, TokenError> {
+                super::sign(self, signer.kid().as_deref(), signer)
+            }
+        }
+    };
+}
+pub(crate) use common_builders;
+
 mod agent;
 mod auth;
 mod resource;

@@ -91,36 +91,9 @@ impl ResourceClaims {
         self.auth_request_url = url;
         self
     }
-
-    /// Sets `iat`.
-    #[must_use]
-    pub fn with_iat(mut self, iat: UnixTime) -> Self {
-        self.iat = Some(iat.as_secs());
-        self
-    }
-
-    /// Sets `nbf`.
-    #[must_use]
-    pub fn with_nbf(mut self, nbf: UnixTime) -> Self {
-        self.nbf = Some(nbf.as_secs());
-        self
-    }
-
-    /// Sets `jti` (the caller supplies the randomness).
-    #[must_use]
-    pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
-        self.jti = Some(jti.into());
-        self
-    }
-
-    /// Signs the token with `signer`, whose JWK `kid` goes into the header.
-    ///
-    /// # Errors
-    /// See [`super::sign`].
-    pub fn sign(&self, signer: &dyn Signer) -> Result<String, TokenError> {
-        super::sign(self, signer.public_jwk().kid.as_deref(), signer)
-    }
 }
+
+super::common_builders!(ResourceClaims);
 
 impl Claims for ResourceClaims {
     const TYPE: TokenType = TokenType::Resource;
