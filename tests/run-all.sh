@@ -58,11 +58,25 @@ nostd() {
   fi
 }
 
+# Debian's chromium for the package's browser test (playwright-core drives it; it never
+# downloads a browser). Installed only when missing; needs root (CI runs as root).
+chromium_browser() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; then
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  fi
+}
+
 # The npm package: wasm build, wasm-bindgen (installed at the lockfile's version), wasm-opt
-# from npm, then node:test (shared vectors, API, loopback e2e against the native servers).
+# and playwright-core from npm, then node:test (shared vectors, API, loopback e2e against the
+# native servers, the browser test in headless chromium). Each test has a timeout, so a hung
+# fixture or browser fails the gate instead of stalling it.
 wasm() {
+  chromium_browser || echo "chromium could not be installed: the browser test will skip" >&2
   bash bindings/wasm/build.sh
-  node --test bindings/wasm/test/
+  node --test --test-timeout=180000 bindings/wasm/test/
 }
 
 # The Spin component (wasm32-wasip2, WASIp3) and its in-process wasmtime 48 host tests.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into bindings/wasm/pkg/ and the native e2e fixture.
 # Idempotent: installs wasm-bindgen-cli (the lockfile's version, from crates.io) and the
-# pinned devDependencies (binaryen@132 for wasm-opt) only when missing.
+# pinned devDependencies (binaryen@132 for wasm-opt, playwright-core for the browser test)
+# only when missing.
 #   AAUTH_WASM_OPT=0   skip wasm-opt
 #   AAUTH_WASM_FEATURES="rsa,p256"  build with RS256/PS256/ES256 token verification
 set -euo pipefail
@@ -16,7 +17,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB" ]; th
   cargo install wasm-bindgen-cli --version "$WB"   # not --locked: its lockfile pins a yanked crate
 fi
 
-if [ ! -x "$HERE/node_modules/.bin/wasm-opt" ]; then
+if [ ! -x "$HERE/node_modules/.bin/wasm-opt" ] || [ ! -f "$HERE/node_modules/playwright-core/package.json" ]; then
   (cd "$HERE" && npm ci --no-audit --no-fund)
 fi
 

@@ -254,7 +254,8 @@ export function buildTokenRequest({ tokenEndpoint, requestType, resourceToken, r
 /**
  * Creates a `fetch`-like function that signs every request and answers `Agent-Auth`
  * challenges: sign -> 401 challenge -> token request -> (consent hook) -> retry, caching
- * auth tokens per resource origin and refreshing them before `exp`.
+ * auth tokens per resource origin and refreshing them before `exp`. Concurrent calls for one
+ * origin share a single token acquisition or refresh (and so a single consent round).
  *
  * `options`:
  * - `key`: the agent's private JWK (with `kid` for `jwks`);
@@ -347,21 +348,53 @@ export function createAAuthFetch(opts) {
     return entry(answer, t.tokenEndpoint, t);
   }
 
+  // Single flight: one token acquisition (or refresh) per origin at a time; concurrent
+  // calls for the same resource wait for it instead of each running the flow (and each
+  // asking the person for consent).
+  const inflight = new Map(); // origin -> Promise<token entry | null>
+  function once(origin, acquire) {
+    let p = inflight.get(origin);
+    if (!p) {
+      p = (async () => {
+        try {
+          return await acquire();
+        } finally {
+          inflight.delete(origin);
+        }
+      })();
+      inflight.set(origin, p);
+    }
+    return p;
+  }
+
   async function usable(origin) {
+    if (inflight.has(origin)) {
+      try {
+        await inflight.get(origin);
+      } catch {
+        /* the caller that started it reports the error; this one runs the flow itself */
+      }
+    }
     const t = tokens.get(origin);
     if (!t) return null;
     if (now() + margin < t.exp) return t;
     if (t.refreshToken) {
-      try {
-        const fresh = await refresh(t);
-        tokens.set(origin, fresh);
-        return fresh;
-      } catch {
-        t.refreshToken = undefined;
-      }
+      const fresh = await once(origin, async () => {
+        const current = tokens.get(origin);
+        if (current !== t) return current ?? null; // someone else already replaced it
+        try {
+          const r = await refresh(t);
+          tokens.set(origin, r);
+          return r;
+        } catch {
+          t.refreshToken = undefined;
+          return null;
+        }
+      });
+      if (fresh && now() < fresh.exp) return fresh;
     }
     if (now() < t.exp) return t;
-    tokens.delete(origin);
+    if (tokens.get(origin) === t) tokens.delete(origin);
     return null;
   }
 
@@ -377,13 +410,20 @@ export function createAAuthFetch(opts) {
       if (!header) return res;
       const challenge = parseAgentAuth(header);
       if (challenge.resourceToken && challenge.authServer) {
-        token = await authorize(challenge);
-        tokens.set(origin, token);
+        const tried = token;
+        token = await once(origin, async () => {
+          // A concurrent call may have stored a token since this request was sent.
+          const cached = tokens.get(origin);
+          if (cached && cached !== tried && now() < cached.exp) return cached;
+          const t = await authorize(challenge);
+          tokens.set(origin, t);
+          return t;
+        });
         continue;
       }
       if (token) {
         // The token was refused and no new resource token offered: identify again.
-        tokens.delete(origin);
+        if (tokens.get(origin) === token) tokens.delete(origin);
         token = null;
         continue;
       }

@@ -1,33 +1,22 @@
 // An agent in Node (aauthFetch) against the native resource (aauth-tower) and auth server
-// (aauth-issuer) over loopback, started by the aauth-e2e-servers fixture.
+// (aauth-issuer) over loopback, started by the aauth-e2e-servers fixture (tests-native/).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import * as aauth from '../pkg/index.js';
-
-const targetDir = process.env.CARGO_TARGET_DIR ?? new URL('../../../target', import.meta.url).pathname;
-const bin = `${targetDir}/debug/aauth-e2e-servers`;
+import { startFixture } from '../tests-native/fixture.mjs';
 
 const seed = crypto.getRandomValues(new Uint8Array(32));
-const seedB64 = Buffer.from(seed).toString('base64url');
 const key = aauth.generateKey({ seed: seed.slice(), kid: 'key-1' });
-let child;
+let fixture;
 let urls;
 
 before(async () => {
-  assert.ok(existsSync(bin), `${bin} is built by build.sh`);
-  child = spawn(bin, [], { env: { ...process.env, AGENT_SEED: seedB64 }, stdio: ['pipe', 'pipe', 'inherit'] });
-  const rl = createInterface({ input: child.stdout });
-  urls = await new Promise((resolve, reject) => {
-    rl.once('line', (l) => resolve(JSON.parse(l)));
-    child.once('exit', (c) => reject(new Error(`fixture exited ${c}`)));
-  });
+  fixture = await startFixture(seed);
+  urls = fixture.urls;
 });
 
-after(() => {
-  child?.stdin.end();
+after(async () => {
+  await fixture?.stop();
 });
 
 test('hwk: a pseudonymous signature passes a signature-only route', async () => {
@@ -168,4 +157,97 @@ test('refresh: an auth token near exp is refreshed with request_type=refresh', a
   assert.ok(f.tokens.get(urls.resource).exp > first.exp, 'refreshed token replaced the entry');
   void firstToken;
   assert.ok(!calls.some((c) => c.includes('request_type=auth')), 'no new consent round');
+});
+
+test('exchange: resource 1 exchanges the Node agent\'s token at issuer 2 to call resource 2 (act chain)', async () => {
+  const f = aauth.createAAuthFetch({ key, agentId: urls.agent, consent: personApproves });
+  const res = await f(`${urls.resource}/chain`);
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  // Resource 1 saw the Node agent with a user-consented token from issuer 1.
+  const up = body.upstream;
+  assert.equal(up.agent, urls.agent);
+  assert.equal(up.scheme, 'jwt');
+  assert.equal(up.act, null, 'the original caller has no act chain');
+  assert.ok(up.sub, 'a consented token names the user');
+  // Resource 2 accepted issuer 2's exchanged token: the requester is resource 1, acting for
+  // the Node agent, on behalf of the same user (L§9.10).
+  assert.equal(body.downstream_status, 200, JSON.stringify(body));
+  const down = body.downstream;
+  assert.equal(down.token_type, 'auth+jwt');
+  assert.equal(down.agent, urls.resource);
+  assert.equal(down.sub, up.sub, 'sub kept across the exchange');
+  assert.equal(down.act.agent, urls.agent, JSON.stringify(down));
+  assert.ok(down.act.sub === undefined || down.act.sub === up.sub, JSON.stringify(down));
+  assert.equal(down.act.act, undefined, 'one hop: no nested act');
+  assert.match(down.scope, /data\.read/);
+  // The token the Node agent holds is issuer 1's, for resource 1 only.
+  const claims = aauth.decodeToken(f.tokens.get(urls.resource).authToken).payload;
+  assert.equal(claims.iss, urls.issuer);
+  assert.equal(claims.aud, urls.resource);
+});
+
+// A fetch that records calls. The concurrent calls below overlap for real: all of them are
+// sent before the first 401 comes back, so without single flight each would run the flow.
+function recording() {
+  const calls = [];
+  const fetchFn = (url, init) => {
+    calls.push(`${init?.method ?? 'GET'} ${new URL(url).pathname} ${init?.body ?? ''}`.trim());
+    return fetch(url, init);
+  };
+  return { calls, fetchFn, count: (re) => calls.filter((c) => re.test(c)).length };
+}
+
+test('single flight: concurrent calls to one resource run one token request (autonomous)', async () => {
+  const r = recording();
+  const f = aauth.createAAuthFetch({ key, agentId: urls.agent, fetch: r.fetchFn });
+  const results = await Promise.all(Array.from({ length: 5 }, () => f(`${urls.resource}/data`)));
+  for (const res of results) assert.equal(res.status, 200);
+  const tokens = await Promise.all(results.map(async (res) => (await res.json()).scope));
+  assert.deepEqual(new Set(tokens), new Set(['data.read']));
+  assert.equal(r.count(/^POST \/agent\/token/), 1, r.calls.join('\n'));
+  assert.equal(r.count(/^GET \/\.well-known\/aauth-issuer/), 1, r.calls.join('\n'));
+  // Each call was sent at most twice (identity, then the shared token).
+  assert.ok(r.count(/^GET \/data/) <= 10, r.calls.join('\n'));
+});
+
+test('single flight: concurrent calls needing consent ask the person once', async () => {
+  const r = recording();
+  let asked = 0;
+  const f = aauth.createAAuthFetch({
+    key,
+    agentId: urls.agent,
+    fetch: r.fetchFn,
+    consent: async (req) => {
+      asked++;
+      return personApproves(req);
+    },
+  });
+  const results = await Promise.all(Array.from({ length: 4 }, () => f(`${urls.resource}/profile`)));
+  for (const res of results) assert.equal(res.status, 200);
+  assert.equal(asked, 1, 'one consent round for four concurrent calls');
+  assert.equal(r.count(/request_type=auth/), 1, r.calls.join('\n'));
+  assert.equal(r.count(/request_type=code/), 1, r.calls.join('\n'));
+});
+
+test('single flight: concurrent calls near exp refresh once', async () => {
+  const r = recording();
+  const f = aauth.createAAuthFetch({ key, agentId: urls.agent, consent: personApproves, fetch: r.fetchFn });
+  assert.equal((await f(`${urls.resource}/profile`)).status, 200);
+  f.tokens.get(urls.resource).exp = Math.floor(Date.now() / 1000) + 30; // inside the margin
+  r.calls.length = 0;
+  const results = await Promise.all(Array.from({ length: 4 }, () => f(`${urls.resource}/profile`)));
+  for (const res of results) assert.equal(res.status, 200);
+  assert.equal(r.count(/request_type=refresh/), 1, r.calls.join('\n'));
+  assert.equal(r.count(/request_type=(auth|code)/), 0, r.calls.join('\n'));
+});
+
+test('single flight: a failed acquisition rejects every waiting call with its code', async () => {
+  const f = aauth.createAAuthFetch({ key, agentId: urls.agent }); // no consent hook
+  const all = await Promise.allSettled(Array.from({ length: 3 }, () => f(`${urls.resource}/profile`)));
+  for (const s of all) {
+    assert.equal(s.status, 'rejected');
+    assert.equal(s.reason.code, 'consent_required');
+  }
+  assert.equal(f.tokens.size, 0);
 });
