@@ -118,17 +118,38 @@ fn view<'a, S>(
     }
 }
 
-fn html(status: StatusCode, body: String, cookie: Option<HeaderValue>) -> Response {
+/// The pages' CSP. `form-action` also names the origin of the request's `redirect_uri`:
+/// browsers (Chromium) apply `form-action` to the redirects that follow a form submission,
+/// and the approve/deny post is answered with a 303 to the agent's `redirect_uri`, so
+/// `'self'` alone blocks the way back to the agent. An origin that is not plain
+/// `scheme://host[:port]` (it would be pasted into the header) is left out.
+fn csp(redirect_uri: &str) -> HeaderValue {
+    const BASE: &str =
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+    let origin = url::Url::parse(redirect_uri)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| {
+            o.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:/[]".contains(&b))
+        });
+    origin
+        .and_then(|o| HeaderValue::from_str(&format!("{BASE} {o}")).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(BASE))
+}
+
+fn html(
+    status: StatusCode,
+    body: String,
+    cookie: Option<HeaderValue>,
+    redirect_uri: &str,
+) -> Response {
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp(redirect_uri));
     if let Some(c) = cookie {
         h.insert(header::SET_COOKIE, c);
     }
@@ -246,7 +267,7 @@ pub(crate) async fn get_auth<S: Store>(
     };
     let Some(user) = session.user else {
         let page = pages::login_page(&view(inner, &p, token, &session), None);
-        return Ok(html(StatusCode::OK, page, cookie));
+        return Ok(html(StatusCode::OK, page, cookie, &p.request.redirect_uri));
     };
     let just_logged_in = get(&q, "login").is_some();
     let scopes: Vec<&str> = p.request.scope.split_whitespace().collect();
@@ -265,7 +286,7 @@ pub(crate) async fn get_auth<S: Store>(
         .await?
         .map_or_else(|| user.to_string(), |u| u.name);
     let page = pages::consent_page(&view(inner, &p, token, &session), &name);
-    Ok(html(StatusCode::OK, page, cookie))
+    Ok(html(StatusCode::OK, page, cookie, &p.request.redirect_uri))
 }
 
 /// See the module docs.
@@ -337,7 +358,12 @@ pub(crate) async fn post_auth<S: Store>(
                 &view(inner, &p, token, &session),
                 Some("Invalid username or password"),
             );
-            return Ok(html(StatusCode::UNAUTHORIZED, page, None));
+            return Ok(html(
+                StatusCode::UNAUTHORIZED,
+                page,
+                None,
+                &p.request.redirect_uri,
+            ));
         };
         // A fresh session for the logged-in user (session fixation).
         let (id, _) = new_session(inner, Some(found.id), now).await?;
@@ -360,7 +386,12 @@ pub(crate) async fn post_auth<S: Store>(
                     &view(inner, &p, token, &session),
                     Some("Please sign in first"),
                 );
-                return Ok(html(StatusCode::UNAUTHORIZED, page, None));
+                return Ok(html(
+                    StatusCode::UNAUTHORIZED,
+                    page,
+                    None,
+                    &p.request.redirect_uri,
+                ));
             };
             if decision == "grant" {
                 return approve(inner, token, &p, user, now).await;
@@ -392,6 +423,22 @@ pub(crate) async fn post_auth<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csp_form_action_allows_the_redirect_origin_only() {
+        let v = |u: &str| csp(u).to_str().unwrap().to_owned();
+        assert!(
+            v("http://127.0.0.1:8001/callback?x=1")
+                .ends_with("form-action 'self' http://127.0.0.1:8001")
+        );
+        assert!(
+            v("https://agent.example/cb").ends_with("form-action 'self' https://agent.example")
+        );
+        // Nothing but the origin is copied: no path, and no way to add a directive.
+        assert!(v("https://a;script-src*.example/cb").ends_with("form-action 'self'"));
+        assert!(v("javascript:alert(1)").ends_with("form-action 'self'"));
+        assert!(v("not a url").ends_with("form-action 'self'"));
+    }
 
     #[test]
     fn redirects_append_to_existing_queries() {
