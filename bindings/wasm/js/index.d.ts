@@ -110,6 +110,10 @@ export interface AAuthFetchOptions {
 
 export interface CachedToken { authToken: string; exp: number; refreshToken?: string; tokenEndpoint: string }
 
+/**
+ * A `fetch` that runs the agent flow. Concurrent calls to one origin share a single token
+ * acquisition or refresh (one consent round). `tokens`: the cache, by resource origin.
+ */
 export type AAuthFetch = ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) & {
   tokens: Map<string, CachedToken>;
 };
