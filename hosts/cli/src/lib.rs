@@ -138,5 +138,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             crate::outln!("{}", token::decode(&token)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::IssuerKeys { command } => {
+            init_logging(true);
+            let out = issuer::signing_keys(command).await?;
+            crate::out!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
