@@ -200,6 +200,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
     }
 
     let builder = AgentClient::builder(agent_key, Identity::agent_server(&agent_id))
+        .propagate(crate::telemetry::propagator())
         .trace(true)
         .timeout(Duration::from_secs(30))
         .egress(aauth_discovery::EgressPolicy::dev());
