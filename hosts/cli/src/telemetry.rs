@@ -23,7 +23,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -79,11 +79,13 @@ pub fn init(service: &'static str, quiet: bool) -> Telemetry {
     } else {
         LevelFilter::INFO
     };
+    // The log shows events only: spans are for the exporter, and would otherwise prefix
+    // every line with their fields.
     let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(level);
+        .with_filter(filter_fn(move |m| m.is_event() && level >= *m.level()));
     let mut provider = None;
     if otlp_requested(|k| std::env::var(k).ok()) {
         match opentelemetry_otlp::SpanExporter::builder()
