@@ -32,6 +32,16 @@ setup() {
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
   fi
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  # PostgreSQL (scale-out auth server tests start a throwaway cluster) and nginx (the
+  # behind-a-proxy test), from Debian; only when missing. The tests start and stop them.
+  local want=()
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || want+=(postgresql)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || want+=(nginx)
+  if [ ${#want[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
 }
 
 fmt() { cargo fmt --all -- --check; }

@@ -11,10 +11,11 @@ use aauth_core::signature_key::{JwksRef, KeyScheme};
 use aauth_core::token::UnverifiedToken;
 use aauth_core::{AgentAuth, IssuerMetadata, Jwk, RequestParts, SigningKey, UnixTime};
 use aauth_discovery::{EgressPolicy, PolicyResolver};
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::consent::{ConsentError, ConsentHook, ConsentRequest};
@@ -267,6 +268,11 @@ impl AgentResponse {
     }
 }
 
+/// Adds trace-context headers (W3C `traceparent`, `tracestate`) to an outgoing request,
+/// given the hop's `aauth.hop` span; set with [`AgentClientBuilder::propagate`]. The
+/// headers are added after signing and are not covered by the signature.
+pub type Propagator = Arc<dyn Fn(&tracing::Span, &mut HeaderMap) + Send + Sync>;
+
 /// Configures an [`AgentClient`]; from [`AgentClient::builder`].
 #[must_use]
 pub struct AgentClientBuilder {
@@ -279,6 +285,7 @@ pub struct AgentClientBuilder {
     trace: bool,
     timeout: Duration,
     egress: Option<Arc<EgressPolicy>>,
+    propagate: Option<Propagator>,
 }
 
 impl fmt::Debug for AgentClientBuilder {
@@ -340,6 +347,15 @@ impl AgentClientBuilder {
         self
     }
 
+    /// Continue the caller's distributed trace across hops: every request (resource,
+    /// token endpoint) runs in an `aauth.hop` span, and `propagator` writes that span's
+    /// context into the request headers, e.g. with OpenTelemetry's W3C trace-context
+    /// propagator. Without it no trace headers are sent (the spans still exist).
+    pub fn propagate(mut self, propagator: Propagator) -> Self {
+        self.propagate = Some(propagator);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -377,6 +393,7 @@ impl AgentClientBuilder {
                 slots: Mutex::default(),
                 issuers: Mutex::default(),
                 egress: self.egress,
+                propagate: self.propagate,
             }),
         })
     }
@@ -441,6 +458,7 @@ struct Inner {
     slots: Mutex<HashMap<SlotKey, SlotRef>>,
     issuers: Mutex<HashMap<String, IssuerMetadata>>,
     egress: Option<Arc<EgressPolicy>>,
+    propagate: Option<Propagator>,
 }
 
 /// One cache entry. `generation` changes whenever `token` does, so a caller can tell that
@@ -487,6 +505,7 @@ impl AgentClient {
             trace: false,
             timeout: Duration::from_secs(30),
             egress: None,
+            propagate: None,
         }
     }
 
@@ -1064,7 +1083,26 @@ impl AgentClient {
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect();
         }
-        let result = builder.send().await;
+        // The path only: a query string may carry secrets, spans are exported.
+        let span = tracing::info_span!(
+            "aauth.hop",
+            otel.name = %format_args!("aauth {step}"),
+            otel.kind = "client",
+            aauth.step = %step,
+            http.request.method = %method,
+            server.address = %authority,
+            url.path = url.path(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        if let Some(propagate) = &self.inner.propagate {
+            let mut extra = HeaderMap::new();
+            propagate(&span, &mut extra);
+            builder = builder.headers(extra);
+        }
+        let result = builder.send().instrument(span.clone()).await;
+        if let Ok(r) = &result {
+            span.record("http.response.status_code", r.status().as_u16());
+        }
         if let (Some(t), Some(mut hop)) = (trace.as_mut(), hop) {
             hop.status = result.as_ref().ok().map(|r| r.status().as_u16());
             t.hops.push(hop);

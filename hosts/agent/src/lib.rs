@@ -40,7 +40,9 @@ pub mod server;
 mod tls;
 pub mod trace;
 
-pub use client::{AgentClient, AgentClientBuilder, AgentRequest, AgentResponse, Identity};
+pub use client::{
+    AgentClient, AgentClientBuilder, AgentRequest, AgentResponse, Identity, Propagator,
+};
 pub use clock::Clock;
 pub use consent::{CallbackConsent, ConsentError, ConsentHook, ConsentRequest, FormConsent};
 pub use error::AgentError;

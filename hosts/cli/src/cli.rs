@@ -41,6 +41,43 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The auth server's token-signing keys, in its database: list, rotate, retire.
+    /// Running servers (every instance on a shared database) pick changes up at their
+    /// next request.
+    IssuerKeys {
+        /// Which operation.
+        #[command(subcommand)]
+        command: IssuerKeysCommand,
+    },
+}
+
+/// `aauth issuer-keys …`.
+#[derive(Debug, Subcommand)]
+pub enum IssuerKeysCommand {
+    /// Print every key still published in the JWKS: kid, `active` or `verify-only`, and
+    /// creation time (unix seconds).
+    List(DatabaseArg),
+    /// Generate a new Ed25519 key and make it the active (signing) key; print its kid. The
+    /// previous key stays in the JWKS so tokens it signed keep verifying.
+    Rotate(DatabaseArg),
+    /// Remove a non-active key from the JWKS (once every token it signed has expired).
+    Retire {
+        /// The database.
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// The key id to retire.
+        #[arg(long)]
+        kid: String,
+    },
+}
+
+/// `--db` for the offline key commands.
+#[derive(Debug, Args)]
+pub struct DatabaseArg {
+    /// The auth server's database, as for `aauth serve issuer --db` (default: `issuer.db`
+    /// under the user's data directory).
+    #[arg(long, env = "AAUTH_DATABASE_URL", value_name = "PATH|URL", value_parser = parse_database, hide_env_values = true)]
+    pub db: Option<Database>,
 }
 
 /// Which demo flows to run.
@@ -108,6 +145,69 @@ pub fn parse_user(s: &str) -> Result<UserPass, String> {
     }
 }
 
+/// Where the auth server keeps its state.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (created with its directories when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Self {
+        Self::Sqlite(path)
+    }
+}
+
+impl core::fmt::Debug for Database {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Shows a PostgreSQL URL without its password, so it can be logged.
+impl core::fmt::Display for Database {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    f.write_str(u.as_str())
+                }
+                Err(_) => f.write_str("postgres://(unparsable URL)"),
+            },
+        }
+    }
+}
+
+/// Parses `--db`: `postgres://…`/`postgresql://…` select PostgreSQL; `sqlite://PATH`,
+/// `sqlite:PATH` or a bare path select SQLite.
+///
+/// # Errors
+/// A message for an empty value or another URL scheme.
+pub fn parse_database(s: &str) -> Result<Database, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(Database::Postgres(s.to_owned()));
+    }
+    let path = s
+        .strip_prefix("sqlite://")
+        .or_else(|| s.strip_prefix("sqlite:"))
+        .unwrap_or(s);
+    if path.is_empty() {
+        return Err("expected a SQLite file path or a postgres:// URL".to_owned());
+    }
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(format!(
+            "unsupported database scheme `{scheme}` (use a file path, sqlite: or postgres://)"
+        ));
+    }
+    Ok(Database::Sqlite(PathBuf::from(path)))
+}
+
 /// `aauth serve issuer`.
 #[derive(Debug, Args)]
 pub struct IssuerArgs {
@@ -117,9 +217,11 @@ pub struct IssuerArgs {
     /// The issuer identifier (its public base URL), e.g. `http://127.0.0.1:9003`.
     #[arg(long)]
     pub id: String,
-    /// SQLite database file (default: `issuer.db` under the user's data directory).
-    #[arg(long)]
-    pub db: Option<PathBuf>,
+    /// The database: a SQLite file path (or `sqlite:PATH`), or a `postgres://` URL for
+    /// several auth server processes sharing one database (default: `issuer.db` under the
+    /// user's data directory). Prefer the environment variable for a URL with a password.
+    #[arg(long, env = "AAUTH_DATABASE_URL", value_name = "PATH|URL", value_parser = parse_database, hide_env_values = true)]
+    pub db: Option<Database>,
     /// An upstream auth server whose auth tokens are accepted for token exchange
     /// (repeatable).
     #[arg(long = "trust", value_name = "URL")]
@@ -131,6 +233,10 @@ pub struct IssuerArgs {
     /// Create (or keep) a user for the login page (repeatable).
     #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
     pub user: Vec<UserPass>,
+    /// Seconds between deletions of expired pending requests, codes, sessions and refresh
+    /// tokens (0: never). With several instances on one database, any may purge.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub purge_interval: u64,
     /// Allow http and loopback addresses for key discovery (development, tests).
     #[arg(long)]
     pub dev: bool,

@@ -141,20 +141,22 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
     ];
     let issuer1 = issuer::build(&IssuerOptions {
         id: iss1.clone(),
-        db: dir.path().join("issuer1.db"),
+        db: dir.path().join("issuer1.db").into(),
         trust: vec![],
         consent_prefixes: vec![],
         users: users.clone(),
         dev: true,
+        purge_every: None,
     })
     .await?;
     let issuer2 = issuer::build(&IssuerOptions {
         id: iss2.clone(),
-        db: dir.path().join("issuer2.db"),
+        db: dir.path().join("issuer2.db").into(),
         trust: vec![iss1.clone()],
         consent_prefixes: vec![],
         users,
         dev: true,
+        purge_every: None,
     })
     .await?;
     let resource1 = resource::build(ResourceOptions {
@@ -198,6 +200,7 @@ pub async fn run(opts: &DemoOptions, print: bool) -> Result<DemoReport, CliError
     }
 
     let builder = AgentClient::builder(agent_key, Identity::agent_server(&agent_id))
+        .propagate(crate::telemetry::propagator())
         .trace(true)
         .timeout(Duration::from_secs(30))
         .egress(aauth_discovery::EgressPolicy::dev());

@@ -249,6 +249,7 @@ pub async fn fetch(opts: &FetchOptions) -> Result<FetchOutcome, CliError> {
     // The auth server and token endpoint come from the resource's challenge: hold them to
     // the same egress policy as the target.
     let mut builder = AgentClient::builder(key, identity)
+        .propagate(crate::telemetry::propagator())
         .trace(true)
         .timeout(opts.timeout)
         .egress(policy.clone());

@@ -1,15 +1,16 @@
-//! `aauth serve issuer`: the auth server over SQLite.
+//! `aauth serve issuer`: the auth server over SQLite or PostgreSQL.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
-use aauth_issuer::store::{SqliteStore, Store as _};
+use aauth_issuer::store::{PgStore, SqliteStore, Store, StoreError};
 use aauth_issuer::{ConsentPolicy, Issuer, IssuerConfig};
 use axum::Router;
 
 use crate::CliError;
-use crate::cli::{IssuerArgs, UserPass};
+use crate::cli::{Database, IssuerArgs, IssuerKeysCommand, UserPass};
 use crate::keys::data_dir;
 use crate::serve;
 
@@ -18,8 +19,8 @@ use crate::serve;
 pub struct IssuerOptions {
     /// The issuer identifier (public base URL).
     pub id: String,
-    /// SQLite database file.
-    pub db: PathBuf,
+    /// The database (SQLite file or PostgreSQL URL).
+    pub db: Database,
     /// Upstream issuers trusted for token exchange.
     pub trust: Vec<String>,
     /// Scope prefixes needing consent; empty = the default policy.
@@ -28,6 +29,9 @@ pub struct IssuerOptions {
     pub users: Vec<UserPass>,
     /// Development egress policy (http and loopback allowed).
     pub dev: bool,
+    /// How often a background task deletes expired pending requests, codes, sessions and
+    /// refresh tokens; `None`: never (tests, the demo).
+    pub purge_every: Option<Duration>,
 }
 
 /// The default database path: `issuer.db` under the data directory.
@@ -35,11 +39,34 @@ pub fn default_db() -> PathBuf {
     data_dir().join("issuer.db")
 }
 
-/// Opens the store, creates the users and builds the logged router.
+/// Opens the store selected by [`IssuerOptions::db`], creates the users and builds the
+/// logged router.
 ///
 /// # Errors
 /// [`CliError`] when the configuration, the store or password hashing fails.
 pub async fn build(opts: &IssuerOptions) -> Result<Router, CliError> {
+    let what = || format!("database {}", opts.db);
+    match &opts.db {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(path)
+                .await
+                .map_err(|e| CliError::server(what(), e))?;
+            build_with(opts, store).await
+        }
+        Database::Postgres(url) => {
+            let store = PgStore::connect(url)
+                .await
+                .map_err(|e| CliError::server(what(), e))?;
+            build_with(opts, store).await
+        }
+    }
+}
+
+/// [`build`] over an opened store.
+async fn build_with<S: Store + 'static>(
+    opts: &IssuerOptions,
+    store: S,
+) -> Result<Router, CliError> {
     let policy = if opts.dev {
         EgressPolicy::dev()
     } else {
@@ -54,9 +81,6 @@ pub async fn build(opts: &IssuerOptions) -> Result<Router, CliError> {
         p.prefixes.clone_from(&opts.consent_prefixes);
         config = config.with_consent(p);
     }
-    let store = SqliteStore::open(&opts.db)
-        .await
-        .map_err(|e| CliError::server(format!("database {}", opts.db.display()), e))?;
     for u in &opts.users {
         let existing = store
             .user_by_name(&u.name)
@@ -73,10 +97,95 @@ pub async fn build(opts: &IssuerOptions) -> Result<Router, CliError> {
     let issuer = Issuer::new(config, store)
         .await
         .map_err(|e| CliError::server("issuer", e))?;
+    if let Some(every) = opts.purge_every {
+        let issuer = issuer.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = aauth_core::UnixTime::now().as_secs();
+                // Correctness never depends on purging (lookups check expiry), so a
+                // failure is logged and retried at the next tick.
+                match issuer.store().purge_expired(now).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("purged {n} expired records"),
+                    Err(e) => tracing::warn!("purging expired records failed: {e}"),
+                }
+            }
+        });
+    }
     Ok(serve::with_request_log(
         aauth_issuer::router(issuer),
         "issuer",
     ))
+}
+
+/// Runs `aauth issuer-keys …` against the database and returns what to print.
+///
+/// # Errors
+/// [`CliError`] when the database cannot be opened or the operation is refused (unknown
+/// kid, retiring the active key).
+pub async fn signing_keys(command: IssuerKeysCommand) -> Result<String, CliError> {
+    let (db, kid) = match command {
+        IssuerKeysCommand::List(d) => (d.db, None),
+        IssuerKeysCommand::Rotate(d) => (d.db, Some(None)),
+        IssuerKeysCommand::Retire { db, kid } => (db.db, Some(Some(kid))),
+    };
+    let db = db.unwrap_or_else(|| Database::Sqlite(default_db()));
+    let what = format!("database {db}");
+    match &db {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(path)
+                .await
+                .map_err(|e| CliError::server(what, e))?;
+            keys_op(&store, kid).await
+        }
+        Database::Postgres(url) => {
+            let store = PgStore::connect(url)
+                .await
+                .map_err(|e| CliError::server(what, e))?;
+            keys_op(&store, kid).await
+        }
+    }
+}
+
+/// `None`: list; `Some(None)`: rotate; `Some(Some(kid))`: retire `kid`. Every operation
+/// ends with the resulting key list.
+async fn keys_op<S: Store>(store: &S, op: Option<Option<String>>) -> Result<String, CliError> {
+    let now = aauth_core::UnixTime::now().as_secs();
+    let mut out = String::new();
+    match op {
+        None => {}
+        Some(None) => {
+            let kid = aauth_issuer::rotate_signing_key(store, now)
+                .await
+                .map_err(|e| CliError::server("rotate", e))?;
+            out.push_str(&format!("new active key {kid}\n"));
+        }
+        Some(Some(kid)) => {
+            store.retire(&kid, now).await.map_err(|e| match e {
+                StoreError::NotFound => CliError::usage(format!("no signing key {kid}")),
+                StoreError::Conflict => CliError::usage(format!(
+                    "{kid} is the active key: rotate first, then retire it"
+                )),
+                e => CliError::server("retire", e),
+            })?;
+            out.push_str(&format!("retired {kid}\n"));
+        }
+    }
+    let keys = store
+        .verification_keys()
+        .await
+        .map_err(|e| CliError::server("database", e))?;
+    if keys.is_empty() {
+        out.push_str("no signing keys yet (the auth server creates one at first start)\n");
+    }
+    for k in keys {
+        let role = if k.active { "active" } else { "verify-only" };
+        out.push_str(&format!("{}\t{role}\t{}\n", k.kid, k.created_at));
+    }
+    Ok(out)
 }
 
 /// Runs `aauth serve issuer` until SIGINT/SIGTERM.
@@ -86,19 +195,15 @@ pub async fn build(opts: &IssuerOptions) -> Result<Router, CliError> {
 pub async fn serve_cli(args: IssuerArgs) -> Result<(), CliError> {
     let opts = IssuerOptions {
         id: args.id.trim_end_matches('/').to_owned(),
-        db: args.db.unwrap_or_else(default_db),
+        db: args.db.unwrap_or_else(|| Database::Sqlite(default_db())),
         trust: args.trust,
         consent_prefixes: args.consent_scope,
         users: args.user,
         dev: args.dev,
+        purge_every: (args.purge_interval > 0).then(|| Duration::from_secs(args.purge_interval)),
     };
     let router = build(&opts).await?;
     let listener = serve::bind(args.listen).await?;
-    tracing::info!(
-        "auth server {} on {} (db {})",
-        opts.id,
-        args.listen,
-        opts.db.display()
-    );
+    tracing::info!("auth server {} on {} ({})", opts.id, args.listen, opts.db);
     serve::run(listener, router, serve::shutdown_signal()).await
 }

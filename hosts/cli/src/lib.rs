@@ -39,9 +39,12 @@ pub mod issuer;
 pub mod keys;
 pub mod resource;
 pub mod serve;
+pub mod telemetry;
 pub mod token;
 
 use std::process::ExitCode;
+
+use tracing::Instrument as _;
 
 pub use cli::Cli;
 pub use error::CliError;
@@ -52,21 +55,6 @@ use cli::{Command, KeysCommand, ServeCommand, TokenCommand};
 /// is built without one). Idempotent.
 pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Initializes the log subscriber: one line per request at `info` (`warn` when `quiet`).
-pub fn init_logging(quiet: bool) {
-    let level = if quiet {
-        tracing::Level::WARN
-    } else {
-        tracing::Level::INFO
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 /// Runs a parsed command line and maps the outcome to an exit status (errors are printed
@@ -99,8 +87,12 @@ pub fn main_with(cli: Cli) -> ExitCode {
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Demo(args) => {
-            init_logging(!args.log);
-            let report = demo::run(&demo::DemoOptions::from(&args), true).await?;
+            let telemetry = telemetry::init("aauth-demo", !args.log);
+            let report = demo::run(&demo::DemoOptions::from(&args), true)
+                .instrument(tracing::info_span!("aauth.demo"))
+                .await;
+            telemetry.shutdown();
+            let report = report?;
             Ok(if report.ok() {
                 ExitCode::SUCCESS
             } else {
@@ -108,18 +100,31 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Serve { role } => {
-            init_logging(false);
-            match role {
-                ServeCommand::Issuer(a) => issuer::serve_cli(a).await?,
-                ServeCommand::Resource(a) => resource::serve_cli(a).await?,
-                ServeCommand::Agent(a) => agent::serve_cli(a).await?,
-            }
+            let service = match &role {
+                ServeCommand::Issuer(_) => "aauth-issuer",
+                ServeCommand::Resource(_) => "aauth-resource",
+                ServeCommand::Agent(_) => "aauth-agent-server",
+            };
+            let telemetry = telemetry::init(service, false);
+            let result = match role {
+                ServeCommand::Issuer(a) => issuer::serve_cli(a).await,
+                ServeCommand::Resource(a) => resource::serve_cli(a).await,
+                ServeCommand::Agent(a) => agent::serve_cli(a).await,
+            };
+            telemetry.shutdown();
+            result?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch(args) => {
-            init_logging(true);
-            let outcome = fetch::run(&fetch::FetchOptions::try_from(args)?).await?;
-            Ok(outcome.exit_code())
+            let telemetry = telemetry::init("aauth-agent", true);
+            let opts = fetch::FetchOptions::try_from(args)?;
+            // One root span: every hop (resource, token endpoint, retry) is its child,
+            // and the servers continue the same trace from `traceparent`.
+            let outcome = fetch::run(&opts)
+                .instrument(tracing::info_span!("aauth.fetch", otel.kind = "client"))
+                .await;
+            telemetry.shutdown();
+            Ok(outcome?.exit_code())
         }
         Command::Keys {
             command: KeysCommand::Generate { out, kid },
@@ -136,6 +141,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             command: TokenCommand::Decode { token },
         } => {
             crate::outln!("{}", token::decode(&token)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::IssuerKeys { command } => {
+            let _telemetry = telemetry::init("aauth", true);
+            let out = issuer::signing_keys(command).await?;
+            crate::out!("{out}");
             Ok(ExitCode::SUCCESS)
         }
     }

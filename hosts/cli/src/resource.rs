@@ -88,6 +88,7 @@ pub fn build(opts: ResourceOptions) -> Result<Router, CliError> {
             // The downstream's challenge names the auth server this resource will call:
             // without an egress policy that would be a request forger (digest §5.2 S-22).
             let client = AgentClient::builder(client_key, Identity::resource(&id))
+                .propagate(crate::telemetry::propagator())
                 .trace(true)
                 .timeout(Duration::from_secs(30))
                 .egress(policy)

@@ -7,10 +7,12 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use tracing::Instrument as _;
 
 use crate::CliError;
 
-/// Adds the request log (`<role> METHOD path -> status (ms)`) to `router`.
+/// Adds the request log (`<role> METHOD path -> status (ms)`) and the request's trace span
+/// (continuing the caller's `traceparent`; see [`crate::telemetry`]) to `router`.
 pub fn with_request_log(router: Router, role: &'static str) -> Router {
     router.layer(middleware::from_fn(move |req: Request, next: Next| {
         log_request(role, req, next)
@@ -21,7 +23,9 @@ async fn log_request(role: &'static str, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let start = Instant::now();
-    let res = next.run(req).await;
+    let span = crate::telemetry::server_span(role, method.as_str(), &path, req.headers());
+    let res = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", res.status().as_u16());
     tracing::info!(
         "{role} {method} {path} -> {} ({} ms)",
         res.status().as_u16(),

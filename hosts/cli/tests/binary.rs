@@ -114,3 +114,58 @@ fn serve_agent_stops_on_sigterm() {
         .read_to_string(&mut err);
     assert!(err.contains("shutting down"), "{err}");
 }
+
+/// `aauth issuer-keys`: the offline rotation procedure of OPERATIONS.md, on a SQLite file.
+#[test]
+fn issuer_keys_rotate_list_retire() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("issuer.db");
+    let db = db.to_str().expect("utf-8");
+    let run = |args: &[&str]| {
+        let out = aauth()
+            .arg("issuer-keys")
+            .args(args)
+            .args(["--db", db])
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("no signing keys yet"), "{out}");
+
+    let (code, out, _) = run(&["rotate"]);
+    assert_eq!(code, Some(0));
+    let first = out
+        .strip_prefix("new active key ")
+        .and_then(|s| s.lines().next())
+        .expect("kid")
+        .to_owned();
+    let (_, out, _) = run(&["rotate"]);
+    let second = out
+        .strip_prefix("new active key ")
+        .and_then(|s| s.lines().next())
+        .expect("kid")
+        .to_owned();
+    assert_ne!(first, second);
+    let (_, out, _) = run(&["list"]);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows[0][..2], [second.as_str(), "active"]);
+    assert_eq!(rows[1][..2], [first.as_str(), "verify-only"]);
+
+    let (code, _, err) = run(&["retire", "--kid", &second]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is the active key"), "{err}");
+    let (code, _, err) = run(&["retire", "--kid", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no signing key nope"), "{err}");
+    let (code, out, _) = run(&["retire", "--kid", &first]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with(&format!("retired {first}\n")), "{out}");
+    assert_eq!(out.lines().count(), 2, "only the active key is left: {out}");
+}

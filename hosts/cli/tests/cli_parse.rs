@@ -284,3 +284,62 @@ fn key_file_roundtrip() {
     }
     assert!(aauth_cli::keys::parse_private_jwk("{}").is_err());
 }
+
+#[test]
+fn database_selection_by_url_scheme() {
+    use aauth_cli::cli::{Database, parse_database};
+    use std::path::PathBuf;
+    assert_eq!(
+        parse_database("/var/lib/aauth/issuer.db"),
+        Ok(Database::Sqlite(PathBuf::from("/var/lib/aauth/issuer.db")))
+    );
+    assert_eq!(
+        parse_database("sqlite:state/issuer.db"),
+        Ok(Database::Sqlite(PathBuf::from("state/issuer.db")))
+    );
+    assert_eq!(
+        parse_database("sqlite:///abs/issuer.db"),
+        Ok(Database::Sqlite(PathBuf::from("/abs/issuer.db")))
+    );
+    let pg = parse_database("postgres://aauth:s3cret@db.internal:5432/aauth").unwrap();
+    assert_eq!(
+        pg,
+        Database::Postgres("postgres://aauth:s3cret@db.internal:5432/aauth".into())
+    );
+    // Logged and debug-printed without the password.
+    assert_eq!(
+        pg.to_string(),
+        "postgres://aauth:***@db.internal:5432/aauth"
+    );
+    assert!(!format!("{pg:?}").contains("s3cret"));
+    assert!(matches!(
+        parse_database("postgresql://h/db"),
+        Ok(Database::Postgres(_))
+    ));
+    assert!(
+        parse_database("mysql://h/db")
+            .unwrap_err()
+            .contains("mysql")
+    );
+    assert!(parse_database("").is_err());
+    assert!(parse_database("sqlite:").is_err());
+
+    let c = parse(&[
+        "aauth",
+        "serve",
+        "issuer",
+        "--listen",
+        "127.0.0.1:1",
+        "--id",
+        "https://as",
+        "--db",
+        "postgres://h/aauth",
+    ]);
+    let Command::Serve {
+        role: ServeCommand::Issuer(a),
+    } = c.command
+    else {
+        panic!("issuer")
+    };
+    assert_eq!(a.db, Some(Database::Postgres("postgres://h/aauth".into())));
+}

@@ -175,10 +175,12 @@ async fn our_issuer(dir: &std::path::Path, trust: &[&str]) -> String {
     let (l, id) = loopback().await;
     let router = issuer::build(&IssuerOptions {
         id: id.clone(),
-        db: dir.join(format!(
-            "issuer-{}.db",
-            id.rsplit(':').next().unwrap_or("x")
-        )),
+        db: dir
+            .join(format!(
+                "issuer-{}.db",
+                id.rsplit(':').next().unwrap_or("x")
+            ))
+            .into(),
         trust: trust.iter().map(|s| (*s).to_owned()).collect(),
         consent_prefixes: vec![],
         users: vec![UserPass {
@@ -186,6 +188,7 @@ async fn our_issuer(dir: &std::path::Path, trust: &[&str]) -> String {
             password: "testpass".into(),
         }],
         dev: true,
+        purge_every: None,
     })
     .await
     .expect("issuer");

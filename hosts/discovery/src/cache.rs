@@ -10,6 +10,7 @@ use aauth_core::crypto::KeyError;
 use aauth_core::verify::{KeyRequest, KeySource, ResolvedKey};
 use reqwest::Url;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use crate::clock::{Clock, SystemClock};
 use crate::egress::EgressPolicy;
@@ -351,6 +352,8 @@ impl Discovery {
                 inner.refresh(&location, &entry).await;
                 drop(flight);
             }
+            // The fetch belongs to the caller's trace (the first caller's, when shared).
+            .in_current_span()
         });
         if task.await.is_err() {
             return Err(DiscoveryError::Network);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
 use reqwest::{Client, StatusCode, Url, redirect};
 use rustls_platform_verifier::BuilderVerifierExt;
+use tracing::Instrument as _;
 
 use crate::DiscoveryConfig;
 use crate::egress::{EgressPolicy, PolicyResolver, ResolveDenied};
@@ -111,9 +112,21 @@ impl Fetcher {
     ) -> Result<Fetched, DiscoveryError> {
         self.admit(url)?;
         counter.fetch_add(1, Ordering::Relaxed);
-        tokio::time::timeout(self.timeout, self.get_admitted(url))
+        // Only real fetches get a span: cache hits do no I/O and stay out of traces.
+        let span = tracing::info_span!(
+            "aauth.discovery.fetch",
+            otel.kind = "client",
+            url.full = %url,
+            error = tracing::field::Empty,
+        );
+        let result = tokio::time::timeout(self.timeout, self.get_admitted(url))
+            .instrument(span.clone())
             .await
-            .unwrap_or(Err(DiscoveryError::Timeout))
+            .unwrap_or(Err(DiscoveryError::Timeout));
+        if let Err(e) = &result {
+            span.record("error", tracing::field::display(e));
+        }
+        result
     }
 
     /// The egress check on the URL alone (no resolution).

@@ -50,6 +50,16 @@ impl Error {
     pub(crate) fn page(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> Self {
         Self::Page(status, msg.into())
     }
+
+    /// The protocol error code the response carries (for logs and trace spans).
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::Client(c, _) | Self::Unauthenticated(c, _) => c.as_str(),
+            Self::TooLarge => ErrorCode::InvalidRequest.as_str(),
+            Self::Store(_) | Self::Internal(_) => "server_error",
+            Self::Page(..) => "page_error",
+        }
+    }
 }
 
 impl From<StoreError> for Error {

@@ -14,9 +14,11 @@
 //! * [`router`] / [`serve`]: the axum 0.8 server over any [`Store`](store::Store);
 //! * [`IssuerConfig`]: identity, canonical authority, lifetimes, [`ConsentPolicy`], trusted
 //!   upstream issuers for token exchange, `act` depth, key [`Discovery`](aauth_discovery::Discovery);
-//! * [`store`]: the [`Store`](store::Store) trait and its SQLite implementation
-//!   [`SqliteStore`](store::SqliteStore) (users, pending authorization requests,
-//!   authorization codes, refresh tokens, consents, browser sessions, signing keys);
+//! * [`store`]: the [`Store`](store::Store) trait (users, pending authorization requests,
+//!   authorization codes, refresh tokens, consents, browser sessions, signing keys) and
+//!   its implementations [`SqliteStore`](store::SqliteStore) and
+//!   [`PgStore`](store::PgStore) (PostgreSQL, for several server processes on one
+//!   database);
 //! * [`password`]: Argon2id password hashing for the consent UI's users.
 //!
 //! ```no_run

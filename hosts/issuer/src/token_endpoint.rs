@@ -17,6 +17,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::error::Error;
 use crate::server::{Inner, Issuer, random_token};
@@ -78,20 +79,21 @@ pub(crate) async fn handle<S: Store>(
         form,
         now: inner.now(),
     };
-    let body = match call.param("request_type") {
-        None => return Err(Error::invalid_request("Missing request_type parameter")),
-        Some("auth") => auth(inner, &call).await?,
-        Some("code") => code(inner, &call).await?,
-        Some("refresh") => refresh(inner, &call).await?,
-        Some("exchange") => exchange(inner, &call).await?,
-        Some(other) => {
-            let shown: String = other.chars().take(64).collect();
-            return Err(Error::Client(
-                ErrorCode::UnsupportedRequestType,
-                format!("Unsupported request_type: {shown}").into(),
-            ));
-        }
-    };
+    // One span per token request (verification and key discovery nest under it); the
+    // error code is recorded, never the token or the request.
+    let span = tracing::info_span!(
+        "aauth.token",
+        aauth.request_type = tracing::field::Empty,
+        error = tracing::field::Empty,
+    );
+    if let Some(t) = call.param("request_type") {
+        span.record("aauth.request_type", t.chars().take(16).collect::<String>());
+    }
+    let result = dispatch(inner, &call).instrument(span.clone()).await;
+    if let Err(e) = &result {
+        span.record("error", e.code());
+    }
+    let body = result?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         axum::Json(body),
@@ -327,6 +329,24 @@ async fn new_refresh_token<S: Store>(
         .create_refresh_token(&token, grant, expires, now.as_secs())
         .await?;
     Ok(token)
+}
+
+/// Runs the `request_type` the call names.
+async fn dispatch<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json::Value, Error> {
+    match call.param("request_type") {
+        None => Err(Error::invalid_request("Missing request_type parameter")),
+        Some("auth") => auth(inner, call).await,
+        Some("code") => code(inner, call).await,
+        Some("refresh") => refresh(inner, call).await,
+        Some("exchange") => exchange(inner, call).await,
+        Some(other) => {
+            let shown: String = other.chars().take(64).collect();
+            Err(Error::Client(
+                ErrorCode::UnsupportedRequestType,
+                format!("Unsupported request_type: {shown}").into(),
+            ))
+        }
+    }
 }
 
 /// `request_type=auth` (L§9.3–9.4).

@@ -1,16 +1,20 @@
-//! Behaviour of the [`Store`] contract, run against [`SqliteStore`] on a temp-dir file.
+//! Behaviour of the [`Store`] contract, run against [`SqliteStore`] on a temp-dir file and
+//! against [`PgStore`] on a throwaway PostgreSQL cluster (one database per check).
 //!
-//! The checks are generic over `S: Store` so the PostgreSQL backend can reuse them.
+//! The checks are generic over `S: Store`, so both backends pass the same assertions.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{
-    AuthorizationRequest, CODE_TTL, NewSigningKey, REQUEST_TOKEN_TTL, RefreshGrant, SqliteStore,
-    Store, StoreError, UserId,
+    AuthorizationRequest, CODE_TTL, NewSigningKey, PgStore, REQUEST_TOKEN_TTL, RefreshGrant,
+    SqliteStore, Store, StoreError, UserId,
 };
 use tempfile::TempDir;
+
+#[path = "support/pg_cluster.rs"]
+mod pg_cluster;
 
 const T0: u64 = 1_768_785_919;
 const AGENT: &str = "https://agent.example";
@@ -227,7 +231,11 @@ async fn pending_and_code_lifecycle() {
 #[tokio::test]
 async fn request_token_expires_after_ten_minutes() {
     let (_d, s) = fresh().await;
-    let alice = user(&s, "alice").await;
+    check_request_token_expiry(&s).await;
+}
+
+async fn check_request_token_expiry<S: Store>(s: &S) {
+    let alice = user(s, "alice").await;
     s.create_pending("req", &request(None), T0).await.unwrap();
     let late = T0 + REQUEST_TOKEN_TTL;
     match s.approve_pending("req", alice, "code", late).await {
@@ -249,7 +257,11 @@ async fn request_token_expires_after_ten_minutes() {
 #[tokio::test]
 async fn code_expires_after_sixty_seconds() {
     let (_d, s) = fresh().await;
-    let alice = user(&s, "alice").await;
+    check_code_expiry(&s).await;
+}
+
+async fn check_code_expiry<S: Store>(s: &S) {
+    let alice = user(s, "alice").await;
     s.create_pending("req", &request(None), T0).await.unwrap();
     s.approve_pending("req", alice, "code", T0).await.unwrap();
     match s.redeem_code("code", T0 + 60).await {
@@ -268,17 +280,25 @@ async fn code_expires_after_sixty_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_single_use_under_32_concurrent_redemptions() {
     let (_d, s) = fresh().await;
-    let alice = user(&s, "alice").await;
-    s.create_pending("req", &request(None), T0).await.unwrap();
-    s.approve_pending("req", alice, "the-code", T0)
-        .await
-        .unwrap();
-
     // A second store on the same file: two server processes racing.
     let other = SqliteStore::open(_d.path().join("issuer.db"))
         .await
         .unwrap();
-    let stores = Arc::new([s, other]);
+    check_single_use_redemption([s, other]).await;
+}
+
+/// 32 tasks redeem one code through two stores (two server processes) on one database.
+async fn check_single_use_redemption<S: Store + 'static>(stores: [S; 2]) {
+    let alice = user(&stores[0], "alice").await;
+    stores[0]
+        .create_pending("req", &request(None), T0)
+        .await
+        .unwrap();
+    stores[0]
+        .approve_pending("req", alice, "the-code", T0)
+        .await
+        .unwrap();
+    let stores = Arc::new(stores);
     let barrier = Arc::new(tokio::sync::Barrier::new(32));
     let tasks: Vec<_> = (0..32)
         .map(|i| {
@@ -631,7 +651,11 @@ async fn signing_key_rotation() {
 #[tokio::test]
 async fn purge_expired_removes_only_dead_rows() {
     let (_d, s) = fresh().await;
-    let alice = user(&s, "alice").await;
+    check_purge(&s).await;
+}
+
+async fn check_purge<S: Store>(s: &S) {
+    let alice = user(s, "alice").await;
     s.create_pending("req-old", &request(None), T0)
         .await
         .unwrap();
@@ -862,4 +886,83 @@ async fn reopening_is_idempotent_and_creates_directories() {
     s.close().await;
     let s = SqliteStore::open(&path).await.unwrap();
     assert!(s.user_by_name("alice").await.unwrap().is_some());
+}
+
+// ---- PostgreSQL -----------------------------------------------------------------------------
+
+/// Every generic check above, on PostgreSQL: one cluster, a fresh database per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_backend_meets_the_same_contract() {
+    let Some(pg) = pg_cluster::PgCluster::start() else {
+        return;
+    };
+    let mut n = 0;
+    let mut fresh_pg = async || {
+        n += 1;
+        PgStore::connect(&pg.fresh_database(&format!("contract_{n}")).await)
+            .await
+            .unwrap()
+    };
+    check_users(&fresh_pg().await).await;
+    check_pending_lifecycle(&fresh_pg().await).await;
+    check_request_token_expiry(&fresh_pg().await).await;
+    check_code_expiry(&fresh_pg().await).await;
+    check_refresh(&fresh_pg().await).await;
+    check_consent(&fresh_pg().await).await;
+    check_sessions(&fresh_pg().await).await;
+    check_keys(&fresh_pg().await).await;
+    check_purge(&fresh_pg().await).await;
+
+    // Two pools on one database: two auth server processes racing for one code.
+    let url = pg.fresh_database("race").await;
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    check_single_use_redemption([a, b]).await;
+
+    // Reconnecting (a restart) re-runs the migrator as a no-op and finds the data.
+    let url = pg.fresh_database("reopen").await;
+    let alice;
+    {
+        let s = PgStore::connect(&url).await.unwrap();
+        alice = s
+            .create_user("alice", &hash_password("pw").unwrap(), T0)
+            .await
+            .unwrap();
+        s.grant_consent(alice.id, AGENT, RESOURCE, &["data.read"], T0)
+            .await
+            .unwrap();
+        s.create_pending("req-1", &request(Some("st")), T0)
+            .await
+            .unwrap();
+        s.create_refresh_token("rt-1", &grant(Some(alice.id)), None, T0)
+            .await
+            .unwrap();
+        s.rotate(&key("k1", &[1; 32]), T0).await.unwrap();
+        s.rotate(&key("k2", &[2; 32]), T0 + 1).await.unwrap();
+        s.create_session("sid-1", "csrf", T0 + 900, T0)
+            .await
+            .unwrap();
+        s.close().await;
+    }
+    let s = PgStore::connect(&url).await.unwrap();
+    check_reopened(&s, &alice).await;
+
+    // Secrets are stored as digests there too.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+        "SELECT token_hash FROM pending_requests UNION ALL SELECT token_hash FROM refresh_tokens \
+         UNION ALL SELECT id_hash FROM sessions",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (h,) in rows {
+        assert_eq!(h.len(), 32);
+        for secret in ["req-1", "rt-1", "sid-1"] {
+            assert!(!h.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        }
+    }
 }

@@ -15,6 +15,7 @@ use http::Request;
 use http::header::CONTENT_LENGTH;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::auth::AsyncAuthorizeRequest;
+use tracing::Instrument as _;
 
 use crate::config::{KeyFetcher, MAX_AUTH_SERVERS, ResourceConfig};
 use crate::rejection::{Rejection, Unmet};
@@ -120,7 +121,9 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         if !signed {
             return Err(self.challenge_before_verification(Unmet::Signature));
         }
-        let (verified, scheme) = self.verify(&parts, &body, now).await?;
+        // A span per verification (key discovery nests under it) for operators' traces.
+        let span = tracing::info_span!("aauth.verify", aauth.requirement = ?self.route.requirement);
+        let (verified, scheme) = self.verify(&parts, &body, now).instrument(span).await?;
         self.enforce(&verified, now)?;
         parts
             .extensions

@@ -1,9 +1,15 @@
 //! Durable storage for the auth server: users, pending authorization requests, codes,
 //! refresh tokens, consents, browser sessions and signing keys.
 //!
-//! [`Store`] is the contract; [`SqliteStore`] is the first implementation, and a PostgreSQL
-//! one is meant to follow with the same semantics (the shared test suite in
-//! `tests/store.rs` is written against the trait for that reason).
+//! [`Store`] is the contract, with two implementations of the same semantics:
+//! [`SqliteStore`] (one file, one server process or several on one host) and [`PgStore`]
+//! (PostgreSQL, for several auth server processes behind a load balancer). The suite in
+//! `tests/store.rs` runs every check against both.
+//!
+//! Each backend carries its schema as versioned migrations compiled into the binary
+//! (`migrations/sqlite/NNNN_*.sql`, `migrations/postgres/NNNN_*.sql`, same version numbers)
+//! and applies the missing ones when it opens the database; sqlx records them in
+//! `_sqlx_migrations` and refuses a database migrated by a newer build.
 //!
 //! # Contract
 //!
@@ -25,9 +31,9 @@
 //! The methods return `impl Future + Send` (native async functions in traits), so the trait
 //! is not object-safe. The auth server is generic over `S: Store` (`Router<AppState<S>>`),
 //! which costs nothing per call and needs no `async-trait` dependency or boxed futures.
-//! Choosing the backend at run time from configuration is still possible with an enum that
-//! implements `Store` by delegating to `SqliteStore` or the PostgreSQL store; that keeps
-//! static dispatch and makes the set of backends explicit.
+//! The backend is still chosen at run time from configuration: the `aauth` command matches
+//! the database URL's scheme (`sqlite:` or `postgres://`) once at start-up and builds the
+//! server (an untyped `axum::Router`) with the matching concrete store.
 //!
 //! # Example
 //!
@@ -50,6 +56,7 @@
 //! ```
 
 mod error;
+mod postgres;
 mod sqlite;
 
 use core::fmt;
@@ -59,6 +66,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 pub use self::error::{BackendError, StoreError};
+pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 use crate::password;
 

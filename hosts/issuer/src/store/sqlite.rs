@@ -91,7 +91,10 @@ impl SqliteStore {
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
             .await?;
-        Migrator::new(Embedded).await?.run(&pool).await?;
+        Migrator::new(Embedded(MIGRATIONS))
+            .await?
+            .run(&pool)
+            .await?;
         Ok(Self { pool })
     }
 
@@ -767,27 +770,28 @@ fn pending_from_row(row: &SqliteRow) -> Result<PendingRequest, StoreError> {
     })
 }
 
-/// Unix seconds as SQLite's signed 64-bit INTEGER.
-fn to_db(t: u64) -> Result<i64, StoreError> {
+/// Unix seconds as SQLite's signed 64-bit INTEGER (PostgreSQL's BIGINT).
+pub(super) fn to_db(t: u64) -> Result<i64, StoreError> {
     i64::try_from(t).map_err(|_| StoreError::InvalidInput("time out of range"))
 }
 
 /// A stored INTEGER back to unix seconds.
-fn from_db(t: i64, column: &'static str) -> Result<u64, StoreError> {
+pub(super) fn from_db(t: i64, column: &'static str) -> Result<u64, StoreError> {
     u64::try_from(t).map_err(|_| StoreError::Corrupt(column))
 }
 
 /// A foreign-key violation means the referenced user does not exist.
-fn fk_is_not_found(e: sqlx::Error) -> StoreError {
+pub(super) fn fk_is_not_found(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => e.into(),
     }
 }
 
-/// The migrations compiled into the binary, so a deployment is one file.
+/// Migrations compiled into the binary, so a deployment is one file: `(version,
+/// description, SQL)` in order. Each backend has its own list with the same versions.
 #[derive(Debug)]
-struct Embedded;
+pub(super) struct Embedded(pub(super) &'static [(i64, &'static str, &'static str)]);
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(
@@ -798,7 +802,8 @@ impl MigrationSource<'static> for Embedded {
                 + Send,
         >,
     > {
-        let migrations = MIGRATIONS
+        let migrations = self
+            .0
             .iter()
             .map(|&(version, description, sql)| {
                 Migration::new(
