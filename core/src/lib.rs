@@ -47,6 +47,7 @@ pub mod httpsig;
 pub mod jwk;
 pub mod jws;
 pub mod metadata;
+pub mod replay;
 mod request;
 pub mod sf;
 pub mod signature_key;

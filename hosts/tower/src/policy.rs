@@ -4,6 +4,7 @@ use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
 
+use aauth_core::replay;
 use aauth_core::token::{ResourceClaims, TokenType};
 use aauth_core::verify::{self, TokenPolicy, VerifiedRequest, VerifyError};
 use aauth_core::{AgentAuth, UnixTime};
@@ -121,6 +122,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             return Err(self.challenge_before_verification(Unmet::Signature));
         }
         let (verified, scheme) = self.verify(&parts, &body, now).await?;
+        self.check_replay(&parts, &verified, now)?;
         self.enforce(&verified, now)?;
         parts
             .extensions
@@ -166,6 +168,33 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             .finish(&req, resolved.as_deref(), policy, &tokens, now)
             .map(|v| (v, scheme))
             .map_err(|e| failed(e, auth))
+    }
+
+    /// L§10.5: a verified request whose (authority, key, `Nonce`) was seen within the
+    /// window is a replay.
+    fn check_replay(
+        &self,
+        parts: &http::request::Parts,
+        v: &VerifiedRequest,
+        now: UnixTime,
+    ) -> Result<(), Rejection> {
+        let cfg = &self.config.inner;
+        let nonces = parts.headers.get_all("nonce").iter().map(|h| h.as_bytes());
+        let window = cfg.verify_policy.window;
+        let claim = replay::nonce_claim(
+            parts.method.as_str(),
+            nonces,
+            &cfg.authority,
+            v,
+            window,
+            cfg.replay_scope,
+        );
+        match claim
+            .and_then(|c| c.map_or(Ok(()), |c| cfg.replay.check_and_insert(c, now.as_secs())))
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Rejection::Replay(e)),
+        }
     }
 
     fn enforce(&self, v: &VerifiedRequest, now: UnixTime) -> Result<(), Rejection> {
