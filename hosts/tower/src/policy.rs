@@ -180,20 +180,21 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
     ) -> Result<(), Rejection> {
         let cfg = &self.config.inner;
         let nonces = parts.headers.get_all("nonce").iter().map(|h| h.as_bytes());
-        let window = cfg.verify_policy.window;
         let claim = replay::nonce_claim(
             parts.method.as_str(),
             nonces,
             &cfg.authority,
             v,
-            window,
+            cfg.verify_policy.window,
             cfg.replay_scope,
-        );
-        match claim
-            .and_then(|c| c.map_or(Ok(()), |c| cfg.replay.check_and_insert(c, now.as_secs())))
-        {
-            Ok(()) => Ok(()),
-            Err(e) => Err(Rejection::Replay(e)),
+        )
+        .map_err(Rejection::Replay)?;
+        match claim {
+            Some(c) => cfg
+                .replay
+                .check_and_insert(c, now.as_secs())
+                .map_err(Rejection::Replay),
+            None => Ok(()),
         }
     }
 
