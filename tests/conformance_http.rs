@@ -1146,6 +1146,22 @@ async fn s22_egress_admission_before_fetch() {
             let v = e.get("/sig", &sk, &e.agent_key).await;
             refused_by_resource(&v, 401, "invalid_signature", "could not be resolved");
         }
+        // A JWKS URL (mode 1) and an agent token whose issuer are internal addresses.
+        let sk = r#"sig1=(scheme=jwks jwks="https://169.254.169.254/latest/meta-data/jwks" kid="k")"#;
+        let v = e.get("/sig", sk, &e.agent_key).await;
+        refused_by_resource(&v, 401, "invalid_signature", "could not be resolved");
+        let delegate = SigningKey::from_seed(&[11; 32]);
+        let token = AgentClaims::new(
+            "https://10.0.0.1",
+            "delegate-1",
+            delegate.public_jwk(),
+            UnixTime::from_secs(e.now() + 300),
+        )
+        .sign(&SigningKey::from_seed(&[12; 32]).with_kid("k"))
+        .unwrap();
+        let sk = KeyScheme::Jwt { jwt: token }.to_header("sig1").unwrap();
+        let v = e.get("/id", &sk, &delegate).await;
+        refused_by_resource(&v, 401, "invalid_signature", "could not be resolved");
         assert_eq!(
             e.resource_cfg.fetcher().stats().jwks_fetches
                 + e.resource_cfg.fetcher().stats().metadata_fetches,
