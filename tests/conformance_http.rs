@@ -1147,7 +1147,8 @@ async fn s22_egress_admission_before_fetch() {
             refused_by_resource(&v, 401, "invalid_signature", "could not be resolved");
         }
         // A JWKS URL (mode 1) and an agent token whose issuer are internal addresses.
-        let sk = r#"sig1=(scheme=jwks jwks="https://169.254.169.254/latest/meta-data/jwks" kid="k")"#;
+        let sk =
+            r#"sig1=(scheme=jwks jwks="https://169.254.169.254/latest/meta-data/jwks" kid="k")"#;
         let v = e.get("/sig", sk, &e.agent_key).await;
         refused_by_resource(&v, 401, "invalid_signature", "could not be resolved");
         let delegate = SigningKey::from_seed(&[11; 32]);
