@@ -43,6 +43,7 @@ mod b64;
 pub mod content_digest;
 pub mod crypto;
 pub mod error;
+pub mod form;
 pub mod httpsig;
 pub mod jwk;
 pub mod jws;
