@@ -187,6 +187,9 @@ impl ProtocolError for SignatureKeyError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::UnsupportedScheme => ErrorCode::UnsupportedScheme,
+            // SK -09 §3.3 (checklist S-09): a key type the verifier does not implement
+            // (`oct`, `AKP`, …) is `unsupported_algorithm`, as for a JWK from a JWKS.
+            Self::UnsupportedKeyType => ErrorCode::UnsupportedAlgorithm,
             _ => ErrorCode::InvalidRequest,
         }
     }

@@ -35,14 +35,11 @@ use crate::store::{PendingRequest, Session, Store, StoreError, UserId};
 
 const COOKIE: &str = "aauth_session";
 
+/// The consent page's query and form (`aauth_core::form`: a repeated name is refused).
 fn parse_pairs(text: &[u8]) -> Result<HashMap<String, String>, Error> {
-    let mut map = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(text) {
-        if map.insert(k.into_owned(), v.into_owned()).is_some() {
-            return Err(Error::page(StatusCode::BAD_REQUEST, "Duplicate parameter"));
-        }
-    }
-    Ok(map)
+    aauth_core::form::parse_unique(text)
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|e| Error::page(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {

@@ -105,19 +105,14 @@ pub(crate) async fn handle<S: Store>(
 /// `k=v&k=v` bodies (a JWT, an `http://` URL and a space-separated scope survive that).
 /// A parameter given twice is refused rather than silently picking one.
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Error> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::invalid_request("Failed to parse request body: not UTF-8"))?;
-    let mut form = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
-        if form.contains_key(k.as_ref()) {
-            let shown: String = k.chars().take(64).collect();
-            return Err(Error::invalid_request(format!(
-                "Duplicate parameter: {shown}"
-            )));
-        }
-        form.insert(k.into_owned(), v.into_owned());
+    if std::str::from_utf8(body).is_err() {
+        return Err(Error::invalid_request(
+            "Failed to parse request body: not UTF-8",
+        ));
     }
-    Ok(form)
+    let pairs =
+        aauth_core::form::parse_unique(body).map_err(|e| Error::invalid_request(e.to_string()))?;
+    Ok(pairs.into_iter().collect())
 }
 
 /// Verifies the request signature of `auth`, `code` and `refresh` calls: `scheme=jwks`

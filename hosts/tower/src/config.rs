@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use aauth_core::httpsig::VerifyPolicy;
 use aauth_core::metadata::ResourceMetadata;
+use aauth_core::replay::ReplayScope;
 use aauth_core::verify::{KeyRequest, ResolvedKey};
 use aauth_core::{Jwks, Signer, SigningKey, UnixTime};
 use bytes::Bytes;
 use tower_http::auth::AsyncRequireAuthorizationLayer;
 
 use crate::policy::AAuthPolicy;
+use crate::replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 use crate::requirement::Requirement;
 
 /// Most trusted auth servers a resource may name; the verify path keeps them on the stack.
@@ -134,6 +136,8 @@ pub(crate) struct Inner<K> {
     pub(crate) body_limit: usize,
     pub(crate) fetcher: K,
     pub(crate) clock: Clock,
+    pub(crate) replay_scope: ReplayScope,
+    pub(crate) replay: ReplayCache,
     pub(crate) metadata_json: Bytes,
     pub(crate) jwks_json: Bytes,
 }
@@ -163,6 +167,8 @@ impl<K: KeyFetcher> ResourceConfig<K> {
             supported_scopes: Vec::new(),
             fetcher,
             clock: None,
+            replay_scope: ReplayScope::default(),
+            replay_capacity: DEFAULT_REPLAY_CAPACITY,
         }
     }
 
@@ -192,6 +198,11 @@ impl<K> ResourceConfig<K> {
         &self.inner.auth_servers
     }
 
+    /// The `Nonce` replay cache (e.g. to read its size).
+    pub fn replay_cache(&self) -> &ReplayCache {
+        &self.inner.replay
+    }
+
     /// The key fetcher (e.g. to read [`aauth_discovery::Discovery::stats`]).
     pub fn fetcher(&self) -> &K {
         &self.inner.fetcher
@@ -212,6 +223,8 @@ pub struct ResourceConfigBuilder<K> {
     supported_scopes: Vec<String>,
     fetcher: K,
     clock: Option<Clock>,
+    replay_scope: ReplayScope,
+    replay_capacity: usize,
 }
 
 impl<K> fmt::Debug for ResourceConfigBuilder<K> {
@@ -278,6 +291,17 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
         self
     }
 
+    /// The `Nonce` replay check (digest §2.4, L§10.5): which methods are checked when the
+    /// request carries a `Nonce` (default [`ReplayScope::Unsafe`]: all but `GET`, `HEAD`,
+    /// `OPTIONS`, `TRACE`) and how many nonces are remembered (default
+    /// [`DEFAULT_REPLAY_CAPACITY`]). A replay within the `created` window is answered `401`
+    /// `invalid_signature`.
+    pub fn replay_protection(mut self, scope: ReplayScope, capacity: usize) -> Self {
+        self.replay_scope = scope;
+        self.replay_capacity = capacity;
+        self
+    }
+
     /// Replaces the wall clock (tests move time by hand).
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -335,6 +359,8 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
                 body_limit: self.body_limit,
                 fetcher: self.fetcher,
                 clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
+                replay_scope: self.replay_scope,
+                replay: ReplayCache::new(self.replay_capacity),
                 metadata_json,
                 jwks_json,
             }),

@@ -14,8 +14,10 @@
 //!    resolved by a [`KeyFetcher`] → [`finish`](aauth_core::verify::PendingRequest::finish)),
 //!    using the **configured** canonical authority for `@authority`, never `Host`
 //!    (digest §5.1 L-10);
-//! 3. enforces the route's [`Requirement`];
-//! 4. inserts a [`VerifiedAgent`] into the request extensions for handlers to extract.
+//! 3. refuses a replayed `Nonce` on unsafe methods (digest §2.4; [`ReplayCache`],
+//!    [`ResourceConfigBuilder::replay_protection`]);
+//! 4. enforces the route's [`Requirement`];
+//! 5. inserts a [`VerifiedAgent`] into the request extensions for handlers to extract.
 //!
 //! | request | `Signature` route | `Identified` route | `AuthToken` route |
 //! |---|---|---|---|
@@ -81,15 +83,18 @@
 mod config;
 mod policy;
 mod rejection;
+mod replay;
 mod requirement;
 mod router;
 mod verified;
 
+pub use aauth_core::replay::ReplayScope;
 pub use config::{
     Clock, ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_RESOURCE_TOKEN_LIFETIME, KeyFetcher,
     MAX_AUTH_SERVERS, ResourceConfig, ResourceConfigBuilder,
 };
 pub use policy::{AAuthPolicy, AuthorizeFuture};
 pub use rejection::{Rejection, Unmet};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 pub use requirement::Requirement;
 pub use verified::VerifiedAgent;

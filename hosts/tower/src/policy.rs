@@ -4,6 +4,7 @@ use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
 
+use aauth_core::replay;
 use aauth_core::token::{ResourceClaims, TokenType};
 use aauth_core::verify::{self, TokenPolicy, VerifiedRequest, VerifyError};
 use aauth_core::{AgentAuth, UnixTime};
@@ -124,6 +125,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         // A span per verification (key discovery nests under it) for operators' traces.
         let span = tracing::info_span!("aauth.verify", aauth.requirement = ?self.route.requirement);
         let (verified, scheme) = self.verify(&parts, &body, now).instrument(span).await?;
+        self.check_replay(&parts, &verified, now)?;
         self.enforce(&verified, now)?;
         parts
             .extensions
@@ -169,6 +171,34 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             .finish(&req, resolved.as_deref(), policy, &tokens, now)
             .map(|v| (v, scheme))
             .map_err(|e| failed(e, auth))
+    }
+
+    /// L§10.5: a verified request whose (authority, key, `Nonce`) was seen within the
+    /// window is a replay.
+    fn check_replay(
+        &self,
+        parts: &http::request::Parts,
+        v: &VerifiedRequest,
+        now: UnixTime,
+    ) -> Result<(), Rejection> {
+        let cfg = &self.config.inner;
+        let nonces = parts.headers.get_all("nonce").iter().map(|h| h.as_bytes());
+        let claim = replay::nonce_claim(
+            parts.method.as_str(),
+            nonces,
+            &cfg.authority,
+            v,
+            cfg.verify_policy.window,
+            cfg.replay_scope,
+        )
+        .map_err(Rejection::Replay)?;
+        match claim {
+            Some(c) => cfg
+                .replay
+                .check_and_insert(c, now.as_secs())
+                .map_err(Rejection::Replay),
+            None => Ok(()),
+        }
     }
 
     fn enforce(&self, v: &VerifiedRequest, now: UnixTime) -> Result<(), Rejection> {

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use aauth_core::replay::ReplayError;
 use aauth_core::token::TokenError;
 use aauth_core::verify::VerifyError;
 use aauth_core::{AgentAuth, ErrorCode, ProtocolError};
@@ -64,6 +65,9 @@ pub enum Rejection {
         /// What is missing.
         unmet: Unmet,
     },
+    /// The `Nonce` check refused the request (replayed, malformed, cache saturated): the
+    /// status of the error's code with `Agent-Auth: httpsig`.
+    Replay(ReplayError),
     /// The resource token for a challenge could not be signed: `500` with `server_error`.
     ResourceToken(TokenError),
     /// Verification failed (bad or stale signature, bad token, untrusted issuer, malformed
@@ -83,6 +87,7 @@ impl fmt::Display for Rejection {
             Self::BodyTooLarge { limit } => write!(f, "the request body exceeds {limit} bytes"),
             Self::BodyUnreadable => f.write_str("the request body could not be read"),
             Self::Challenge { unmet, .. } => unmet.fmt(f),
+            Self::Replay(e) => e.fmt(f),
             Self::ResourceToken(e) => write!(f, "resource token: {e}"),
             Self::Verification { error, .. } => error.fmt(f),
         }
@@ -109,6 +114,7 @@ impl IntoResponse for Rejection {
             Self::Challenge { challenge, unmet } => {
                 aauth_http::challenge_response(challenge, Some(unmet))
             }
+            Self::Replay(e) => aauth_http::error_response(e, Some(&AgentAuth::pseudonymous())),
             Self::ResourceToken(_) => aauth_http::json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::ServerError,
