@@ -8,6 +8,7 @@ use aauth_core::httpsig::VerifyPolicy;
 use aauth_core::metadata::ResourceMetadata;
 use aauth_core::verify::{KeyRequest, ResolvedKey};
 use aauth_core::{Jwks, Signer, SigningKey, UnixTime};
+use aauth_http::{BoundedTokenCache, DEFAULT_TOKEN_CACHE_CAPACITY, TokenCacheStats};
 use bytes::Bytes;
 use tower_http::auth::AsyncRequireAuthorizationLayer;
 
@@ -134,6 +135,7 @@ pub(crate) struct Inner<K> {
     pub(crate) body_limit: usize,
     pub(crate) fetcher: K,
     pub(crate) clock: Clock,
+    pub(crate) token_cache: BoundedTokenCache,
     pub(crate) metadata_json: Bytes,
     pub(crate) jwks_json: Bytes,
 }
@@ -163,6 +165,7 @@ impl<K: KeyFetcher> ResourceConfig<K> {
             supported_scopes: Vec::new(),
             fetcher,
             clock: None,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 
@@ -196,6 +199,12 @@ impl<K> ResourceConfig<K> {
     pub fn fetcher(&self) -> &K {
         &self.inner.fetcher
     }
+
+    /// The counters of the verified-token cache
+    /// ([`ResourceConfigBuilder::token_cache_capacity`]).
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner.token_cache.stats()
+    }
 }
 
 /// Builder for [`ResourceConfig`].
@@ -212,6 +221,7 @@ pub struct ResourceConfigBuilder<K> {
     supported_scopes: Vec<String>,
     fetcher: K,
     clock: Option<Clock>,
+    token_cache_capacity: usize,
 }
 
 impl<K> fmt::Debug for ResourceConfigBuilder<K> {
@@ -278,6 +288,16 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
         self
     }
 
+    /// How many verified `scheme=jwt` tokens to remember (default
+    /// [`DEFAULT_TOKEN_CACHE_CAPACITY`]; 0 turns the cache off). A remembered token is not
+    /// verified again, and its issuer key not looked up, until its `exp`; the request
+    /// signature, the token's time bounds and audience are still checked on every request
+    /// (see [`aauth_core::verify::PendingRequest::finish_cached`]).
+    pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
+        self.token_cache_capacity = tokens;
+        self
+    }
+
     /// Replaces the wall clock (tests move time by hand).
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -335,6 +355,7 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
                 body_limit: self.body_limit,
                 fetcher: self.fetcher,
                 clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
+                token_cache: BoundedTokenCache::new(self.token_cache_capacity),
                 metadata_json,
                 jwks_json,
             }),
