@@ -5,7 +5,8 @@
 #   BENCH_CONCURRENCY=16   client connections
 #   BENCH_LONG_ROUNDS=6    rounds of the long bounded run
 #   AAUTH_PYREF=../shared/interop/python-ref   the Python reference checkout (skipped if absent)
-#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e python wasm)
+#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e python wasm); the report
+#                              then uses what an earlier run left for them in $OUT
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -20,20 +21,44 @@ skip() { [[ "$SKIP" == *" $1 "* ]]; }
 PIN0=(); PIN1=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN0=(taskset -c 0); PIN1=(taskset -c 1); fi
 COMMANDS=()
-run() { COMMANDS+=("$*"); echo "+ $*" >&2; "$@"; }
+run() { local c; c=$(printf '%q ' "$@"); COMMANDS+=("${c% }"); echo "+ ${c% }" >&2; "$@"; }
 
 run cargo build --release --locked -p aauth-bench -p aauth-verify-loop
 BIN="$CARGO_TARGET_DIR/release/aauth-bench"
-rm -f "$OUT"/{e2e,mem,python}.json "$OUT"/wasm-*.json
+# A step that runs first drops its earlier result (a failed step is then reported as not
+# run); a skipped step's earlier result stays and is reported.
+skip core || rm -f "$OUT/callgrind.json"
+for s in e2e mem python; do skip $s || rm -f "$OUT/$s.json"; done
+skip wasm || rm -f "$OUT"/wasm-*.json
 
 if ! skip core; then
-  run "${PIN0[@]}" cargo bench --locked -p aauth-core --bench verify -- --warm-up-time 1 --measurement-time 4 jwt_auth_token jwks
+  run "${PIN0[@]}" cargo bench --locked -p aauth-core --bench verify -- --warm-up-time 1 --measurement-time 4 'jwt_auth_token|jwks'
+fi
+if ! skip core && command -v valgrind >/dev/null; then
+  # Instruction counts: reproducible on a busy machine, unlike the wall-clock numbers.
+  run cargo build --release --locked -p aauth-core --example verify_cost
+  VC="$CARGO_TARGET_DIR/release/examples/verify_cost"
+  count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$VC" "$1" "$2" 200 2>&1 | sed -n 's/.*Collected : *//p'; }
+  COMMANDS+=("valgrind --tool=callgrind --callgrind-out-file=/dev/null $VC {setup,raw,raw1,raw-decode,full,cached} {jwt,jwks} 200")
+  {
+    printf '{"n": 200'
+    for s in jwt jwks; do
+      printf ', "%s": {' "$s"; sep=""
+      for m in setup raw raw1 raw-decode full cached; do
+        [ "$s" = jwks ] && [[ "$m" == raw1 || "$m" == cached || "$m" == raw-decode ]] && continue
+        printf '%s"%s": %s' "$sep" "$m" "$(count "$m" "$s")"; sep=", "
+      done
+      printf '}'
+    done
+    printf '}\n'
+  } > "$OUT/callgrind.json"
 fi
 if ! skip mem; then
   run "$BIN" mem > "$OUT/mem.json"
 fi
 if ! skip e2e; then
-  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" > "$OUT/e2e.json"
+  SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
+  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" > "$OUT/e2e.json"
 fi
 if ! skip python && [ -f "$PYREF/tools/bench.py" ]; then
   run bash "$PYREF/setup.sh" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The same verify loop (tests/bench/verify-loop) natively, in wasmtime 48 and in Node; writes
 # wasm-native.json, wasm-node.json, wasm-wasmtime.json next to $1 for report.md. wasmtime runs from tests/spin-host (its own workspace, own
-# target dir: $SPIN_TARGET_DIR, default $CARGO_TARGET_DIR/spin-host).
+# target dir: $SPIN_TARGET_DIR, default the spin gate's $HOME/.cache/aauth-target-spin).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -20,7 +20,7 @@ if command -v node >/dev/null; then
   "${PIN[@]}" node tests/bench/wasm-node.mjs "$WASM" "$ITERS" > "$DIR/wasm-node.json"
 fi
 if [ "${WASM_SKIP_WASMTIME:-0}" != 1 ]; then
-  ST="${SPIN_TARGET_DIR:-$CARGO_TARGET_DIR/spin-host}"
+  ST="${SPIN_TARGET_DIR:-$HOME/.cache/aauth-target-spin}"
   (cd tests/spin-host && CARGO_TARGET_DIR="$ST" cargo build --release --locked --bin wasm-verify-bench)
   "${PIN[@]}" "$ST/release/wasm-verify-bench" "$WASM" "$ITERS" > "$DIR/wasm-wasmtime.json"
 fi

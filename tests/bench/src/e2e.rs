@@ -1,8 +1,8 @@
 //! `e2e`: the axum resource end to end, with and without the AAuth layer, in one run.
 //!
-//! Each mode runs in a child `serve` process pinned to CPU 0 (when `taskset` exists and
-//! there are two CPUs or more); this process, the client, should itself be pinned to
-//! another CPU by the caller (`run.sh` uses `taskset -c 1`). Requests are signed before the
+//! Each mode runs in a child `serve` process, pinned with `taskset` to `--server-cpu` when
+//! given; this process, the client, should itself be pinned to another CPU by the caller
+//! (`run.sh` runs `taskset -c 1 aauth-bench e2e --server-cpu 0` on two CPUs or more). Requests are signed before the
 //! clock starts (one signature per distinct request, replayed within the 60 s `created`
 //! window), so the client spends no time on Ed25519 while the server verifies everything.
 
@@ -35,6 +35,11 @@ pub(crate) struct Plan {
     pub(crate) concurrency: usize,
     /// Rounds of the long run (distinct tokens, twice the cache's capacity).
     pub(crate) long_rounds: usize,
+    /// The CPU to pin each server to with `taskset` (`run.sh` passes 0 and pins this
+    /// process, the client, to CPU 1); `None` leaves the scheduler to place it. A child
+    /// inherits this process's affinity, so without it server and client share the CPUs
+    /// the client was given.
+    pub(crate) server_cpu: Option<u32>,
 }
 
 /// Distinct signed requests replayed per mode when the token repeats.
@@ -57,7 +62,7 @@ async fn all(plan: &Plan) -> Result<Value, Error> {
         "plan": {
             "seconds": plan.seconds,
             "concurrency": plan.concurrency,
-            "server_pinned_cpu0": pin_server(),
+            "server_cpu": plan.server_cpu,
             "signatures": "pre-signed before the clock starts; one token repeated, 256 distinct signed requests cycled",
         }
     });
@@ -66,7 +71,7 @@ async fn all(plan: &Plan) -> Result<Value, Error> {
         ("aauth_cached", "aauth"),
         ("aauth_nocache", "aauth-nocache"),
     ] {
-        let server = Server::start(mode).await?;
+        let server = Server::start(mode, plan.server_cpu).await?;
         let requests = Arc::new(prepare(&server, 1, VARIANTS)?);
         // Warm-up: connections, the discovery cache, the token cache.
         let warm = Spec {
@@ -103,7 +108,7 @@ async fn all(plan: &Plan) -> Result<Value, Error> {
 /// The cache under churn: every request carries one of `2 × capacity` distinct tokens, in
 /// rounds; the server's resident set and the cache's size are sampled after each round.
 async fn long_run(plan: &Plan) -> Result<Value, Error> {
-    let server = Server::start("aauth").await?;
+    let server = Server::start("aauth", plan.server_cpu).await?;
     let tokens = 2 * DEFAULT_TOKEN_CACHE_CAPACITY;
     let mut rounds = Vec::new();
     for _ in 0..plan.long_rounds {
@@ -141,15 +146,6 @@ fn prepare(server: &Server, tokens: usize, count: usize) -> Result<Vec<Signed>, 
         .collect()
 }
 
-/// Whether the server is pinned to CPU 0.
-fn pin_server() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-        && std::process::Command::new("taskset")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-}
-
 /// A `serve` child process.
 struct Server {
     child: Child,
@@ -160,11 +156,11 @@ struct Server {
 }
 
 impl Server {
-    async fn start(mode: &str) -> Result<Self, Error> {
+    async fn start(mode: &str, cpu: Option<u32>) -> Result<Self, Error> {
         let exe = std::env::current_exe()?;
-        let mut cmd = if pin_server() {
+        let mut cmd = if let Some(cpu) = cpu {
             let mut c = Command::new("taskset");
-            c.args(["-c", "0"]).arg(exe);
+            c.args(["-c", &cpu.to_string()]).arg(exe);
             c
         } else {
             Command::new(exe)

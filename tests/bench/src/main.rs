@@ -5,9 +5,9 @@
 //!   without the AAuth layer, with it, or with it and the verified-token cache off, plus an
 //!   in-process auth server publishing its metadata and JWKS. Prints its URLs as one JSON
 //!   line and exits when its standard input closes.
-//! - `e2e [--seconds S] [--concurrency C]`: starts each `serve` mode as a child process
-//!   (pinned to CPU 0 with `taskset` when there are two CPUs or more), drives it from this
-//!   process with a bounded load, and prints one JSON document.
+//! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N]`: starts
+//!   each `serve` mode as a child process (pinned to CPU N with `taskset` when given),
+//!   drives it from this process with a bounded load, and prints one JSON document.
 //! - `mem`: heap bytes per remembered token and per cached key set, counted by this
 //!   binary's allocator.
 //! - `report DIR`: renders `DIR/*.json` into `DIR/report.md` and `DIR/throughput.svg`.
@@ -49,6 +49,10 @@ fn main() -> ExitCode {
             seconds: flag("--seconds", 5),
             concurrency: flag("--concurrency", 16) as usize,
             long_rounds: flag("--long-rounds", 6) as usize,
+            server_cpu: args
+                .iter()
+                .position(|a| a == "--server-cpu")
+                .and_then(|i| args.get(i + 1)?.parse().ok()),
         }),
         Some("mem") => mem::run(),
         Some("report") => match args.get(1) {

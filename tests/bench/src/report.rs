@@ -114,6 +114,102 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
         1.6,
     );
 
+    if let Some(cg) = read("callgrind.json") {
+        let n = cg["n"].as_f64().unwrap_or(1.0);
+        let per = |scheme: &str, mode: &str| -> Option<f64> {
+            let setup = cg[scheme]["setup"].as_f64()?;
+            Some((cg[scheme][mode].as_f64()? - setup) / n)
+        };
+        let _ = writeln!(
+            w,
+            "\nInstruction counts (callgrind, `core/examples/verify_cost.rs`, {n} requests, \
+             setup subtracted): reproducible on a busy machine, unlike the timings above. \
+             Valgrind hides SHA-NI, so SHA-256 (token digest, thumbprint) runs in software \
+             here and weighs more than it does natively.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| request | instructions | throughput vs floor |\n|---|---:|---:|"
+        );
+        let jwt_raw = per("jwt", "raw");
+        let jwt_raw1 = per("jwt", "raw1");
+        for (label, scheme, mode, floor) in [
+            (
+                "`jwt`: 2 raw verifies, pre-parsed keys (floor)",
+                "jwt",
+                "raw",
+                jwt_raw,
+            ),
+            (
+                "`jwt`: 2 raw verifies + decoding the `cnf.jwk` key",
+                "jwt",
+                "raw-decode",
+                jwt_raw,
+            ),
+            ("`jwt`: full `verify_request`", "jwt", "full", jwt_raw),
+            (
+                "`jwt`: 1 raw verify (floor with the token remembered)",
+                "jwt",
+                "raw1",
+                jwt_raw1,
+            ),
+            (
+                "`jwt`: `verify_request_cached`, token remembered",
+                "jwt",
+                "cached",
+                jwt_raw1,
+            ),
+            (
+                "`jwks`: 1 raw verify (floor)",
+                "jwks",
+                "raw",
+                per("jwks", "raw"),
+            ),
+            (
+                "`jwks`: full `verify_request`",
+                "jwks",
+                "full",
+                per("jwks", "raw"),
+            ),
+        ] {
+            let x = per(scheme, mode);
+            let _ = writeln!(
+                w,
+                "| {label} | {} | {} |",
+                x.map_or_else(|| "not run".into(), |x| format!("{:.0} k", x / 1000.0)),
+                ratio(floor, x).map_or_else(|| "n/a".into(), |r| format!("{r:.3}×")),
+            );
+        }
+        let _ = writeln!(
+            w,
+            "\n| target (instruction counts) | measured | met |\n|---|---:|:---:|"
+        );
+        target(
+            w,
+            "`jwt` full ≥ 0.9× raw (pre-parsed keys)",
+            ratio(jwt_raw, per("jwt", "full")),
+            0.9,
+        );
+        target(
+            w,
+            "`jwt` full ≥ 0.9× raw including the `cnf.jwk` decode the request requires",
+            ratio(per("jwt", "raw-decode"), per("jwt", "full")),
+            0.9,
+        );
+        target(
+            w,
+            "`jwks` full ≥ 0.9× raw",
+            ratio(per("jwks", "raw"), per("jwks", "full")),
+            0.9,
+        );
+        target(
+            w,
+            "token cache ≥ 1.6× no cache",
+            ratio(per("jwt", "full"), per("jwt", "cached")),
+            1.6,
+        );
+    }
+
     // ---- end to end --------------------------------------------------------------------
     let _ = writeln!(w, "\n## axum resource end to end (loopback HTTP/1.1)\n");
     let py_full = py.as_ref().and_then(|p| p["verify_full_per_s"].as_f64());
@@ -146,10 +242,9 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
                  Server: one process, Tokio current-thread runtime (one core){}; client: \
                  {} keep-alive connections, {} s per mode after a 0.5 s warm-up. \
                  Signatures: {}.\n",
-                if plan["server_pinned_cpu0"].as_bool() == Some(true) {
-                    ", pinned to CPU 0, client on CPU 1"
-                } else {
-                    " (not pinned: fewer than 2 CPUs or no taskset)"
+                match plan["server_cpu"].as_u64() {
+                    Some(c) => format!(", pinned to CPU {c}, the client on another CPU"),
+                    None => " (not pinned: fewer than 2 CPUs or no taskset)".into(),
                 },
                 s(&plan["concurrency"]),
                 s(&plan["seconds"]),
@@ -340,7 +435,8 @@ fn s(v: &Value) -> String {
         Value::String(x) => x.clone(),
         Value::Number(n) => match n.as_f64() {
             Some(f) if f.fract() != 0.0 => format!("{f:.1}"),
-            _ => n.to_string(),
+            Some(f) => format!("{f:.0}"),
+            None => n.to_string(),
         },
         other => other.to_string(),
     }

@@ -10,7 +10,9 @@ use wasmtime::{Engine, Instance, Module, Store};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let file = args.next().context("usage: wasm-verify-bench FILE.wasm [iters]")?;
+    let file = args
+        .next()
+        .context("usage: wasm-verify-bench FILE.wasm [iters]")?;
     let iters: u32 = args.next().map_or(Ok(2000), |a| a.parse())?;
     let engine = Engine::default();
     let module = Module::from_file(&engine, &file)?;
@@ -19,7 +21,10 @@ fn main() -> Result<()> {
     let setup = instance.get_typed_func::<(), u32>(&mut store, "aauth_setup")?;
     let verify = instance.get_typed_func::<u32, u32>(&mut store, "aauth_verify_loop")?;
     ensure!(setup.call(&mut store, ())? == 1, "fixture");
-    ensure!(verify.call(&mut store, iters / 10)? == iters / 10, "warm-up");
+    ensure!(
+        verify.call(&mut store, iters / 10)? == iters / 10,
+        "warm-up"
+    );
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let t0 = Instant::now();
