@@ -13,7 +13,7 @@ PIN=(); if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=(task
 cargo build --release --locked -p aauth-verify-loop
 cargo build --release --locked -p aauth-verify-loop --target wasm32-unknown-unknown --lib
 WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/aauth_verify_loop.wasm"
-DIR=$(dirname "$OUTFILE")
+DIR=$(dirname "$OUTFILE"); mkdir -p "$DIR"
 rm -f "$DIR"/wasm-{native,node,wasmtime}.json
 "${PIN[@]}" "$CARGO_TARGET_DIR/release/aauth-verify-loop" "$ITERS" > "$DIR/wasm-native.json"
 if command -v node >/dev/null; then
