@@ -21,6 +21,7 @@ skip() { [[ "$SKIP" == *" $1 "* ]]; }
 PIN0=(); PIN1=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN0=(taskset -c 0); PIN1=(taskset -c 1); fi
 COMMANDS=()
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 run() { local c; c=$(printf '%q ' "$@"); COMMANDS+=("${c% }"); echo "+ ${c% }" >&2; "$@"; }
 
 run cargo build --release --locked -p aauth-bench -p aauth-verify-loop
@@ -56,16 +57,17 @@ fi
 if ! skip mem; then
   run "$BIN" mem > "$OUT/mem.json"
 fi
-if ! skip e2e; then
-  SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
-  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" > "$OUT/e2e.json"
-fi
 if ! skip python && [ -f "$PYREF/tools/bench.py" ]; then
   run bash "$PYREF/setup.sh" >&2
   PY="${AAUTH_PEERS_HOME:-$HOME/.cache/aauth-python-peers}/venv/bin/python"
   # tools/bench.py imports a key loader the reference tree does not ship: tests/bench/pyref.
   COMMANDS+=("AAUTH_PYREF_KEYS=$PYREF/keys.json PYTHONPATH=tests/bench/pyref ${PIN0[*]} $PY $PYREF/tools/bench.py 3")
   AAUTH_PYREF_KEYS="$PYREF/keys.json" PYTHONPATH="$ROOT/tests/bench/pyref" "${PIN0[@]}" "$PY" "$PYREF/tools/bench.py" 3 > "$OUT/python.json"
+fi
+# Right after the Python reference, so both see about the same machine load.
+if ! skip e2e; then
+  SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
+  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" > "$OUT/e2e.json"
 fi
 if ! skip wasm; then
   run bash tests/bench/wasm.sh "$OUT/wasm.json"
@@ -76,9 +78,9 @@ command -v node >/dev/null && versions+=", node $(node --version)"
 [ -s "$OUT/python.json" ] && versions+=", python $(sed -n 's/.*"python": "\([^"]*\)".*/\1/p' "$OUT/python.json")"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
-  printf '{"date": "%s", "cpu": "%s", "cpus": %s, "versions": "%s", "commands": [' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$cpu" "$(nproc)" "$versions"
-  sep=""; for c in "${COMMANDS[@]}"; do printf '%s"%s"' "$sep" "${c//\"/\\\"}"; sep=", "; done
+  printf '{"date": "%s", "cpu": "%s", "cpus": %s, "versions": "%s", "load": "%s at the start, %s at the end", "commands": [' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$cpu" "$(nproc)" "$versions" "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
+  sep=""; for c in "${COMMANDS[@]}"; do c=${c//\\/\\\\}; printf '%s"%s"' "$sep" "${c//\"/\\\"}"; sep=", "; done
   printf ']}\n'
 } > "$OUT/env.json"
 "$BIN" report "$OUT"
