@@ -1388,7 +1388,10 @@ async fn warm_resources_fetch_no_keys() {
             (s2.jwks_fetches, s2.metadata_fetches),
             "resource 2 fetched keys again: {t2:?}"
         );
-        assert!(t1.cache_hits > s1.cache_hits && t2.cache_hits > s2.cache_hits);
+        // Warm requests are answered from caches: a repeated `scheme=jwt` token by the
+        // resource's verified-token cache (no discovery lookup at all), the rest by discovery.
+        let (k1, k2) = (w.r1_cfg.token_cache_stats(), w.r2_cfg.token_cache_stats());
+        assert!(k1.hits > 0 && k2.hits > 0, "{k1:?} {k2:?}");
     })
     .await;
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use aauth_core::httpsig::{SignOptions, VerifyPolicy, sign_request};
 use aauth_core::signature_key::{JwksRef, KeyScheme};
 use aauth_core::token::AuthClaims;
-use aauth_core::verify::{KeyRequest, ResolvedKey, TokenPolicy, VerifiedRequest, verify_request};
+use aauth_core::verify::{
+    KeyRequest, ResolvedKey, TokenCache, TokenDigest, TokenPolicy, ValidatedToken, VerifiedRequest,
+    verify_request, verify_request_cached,
+};
 use aauth_core::{RequestParts, Signer, SigningKey, UnixTime};
 use ed25519_dalek::{Signature, VerifyingKey};
 
@@ -98,6 +101,12 @@ impl Fixture {
         }
     }
 
+    /// The first raw verification only: the request signature.
+    pub fn raw_first(&self) {
+        let (k, m, s) = &self.raw[0];
+        k.verify_strict(m, s).expect("raw verify");
+    }
+
     /// The raw verifications plus decoding the request-signing key from its 32 bytes, as a
     /// verifier of `scheme=jwt` must (the key arrives in the token's `cnf.jwk`).
     pub fn raw_with_key_decode(&self) {
@@ -124,5 +133,36 @@ impl Fixture {
             .collect();
         let req = RequestParts::new("GET", "resource.example", "/data-auth", &headers);
         verify_request(&req, &resolver, &policy, &tokens, NOW).expect("verify")
+    }
+
+    /// The verification of the request with a token cache: after the first call the token
+    /// is remembered and only the request signature is verified (`scheme=jwt`).
+    pub fn verify_cached(&self, cache: &OneToken) -> VerifiedRequest {
+        let policy = VerifyPolicy::default();
+        let trusted = [AS];
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(&trusted);
+        let resolver = |_: &KeyRequest<'_>| Some(Arc::clone(&self.issuer));
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data-auth", &headers);
+        verify_request_cached(&req, &resolver, cache, &policy, &tokens, NOW).expect("verify")
+    }
+}
+
+/// A token cache of one entry: the cost of a hit without a host's map and lock.
+#[derive(Default)]
+pub struct OneToken(std::sync::Mutex<Option<Arc<ValidatedToken>>>);
+
+impl TokenCache for OneToken {
+    fn get(&self, digest: &TokenDigest, _: UnixTime) -> Option<Arc<ValidatedToken>> {
+        let slot = self.0.lock().expect("lock");
+        slot.as_ref().filter(|t| t.digest() == *digest).cloned()
+    }
+
+    fn insert(&self, token: Arc<ValidatedToken>, _: UnixTime) {
+        *self.0.lock().expect("lock") = Some(token);
     }
 }

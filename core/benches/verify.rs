@@ -5,7 +5,10 @@
 //! two Ed25519 verifications (the floor, `raw_ed25519_x2`); `verify_request` adds header
 //! parsing, policy checks, token claim validation, the `cnf.jwk` key parse and the signer
 //! thumbprint. `jwks/*` is the same for an agent server signing with its published key (one
-//! verification). Run: `cargo bench -p aauth-core --bench verify`.
+//! verification). `jwt_auth_token/verify_request_cached` is the same request with the auth
+//! token remembered by a token cache (`verify_request_cached`): the token's signature is not
+//! verified again, the request's is (floor: `raw_ed25519_x1`).
+//! Run: `cargo bench -p aauth-core --bench verify`.
 
 use std::hint::black_box;
 
@@ -29,6 +32,15 @@ fn bench_scheme(c: &mut Criterion, scheme: &str) {
         b.iter(|| f.raw())
     });
     g.bench_function("verify_request", |b| b.iter(|| black_box(f.verify())));
+    if scheme == "jwt" {
+        // The same request with the auth token remembered: one Ed25519 verification left.
+        g.bench_function("raw_ed25519_x1", |b| b.iter(|| f.raw_first()));
+        let cache = fixture::OneToken::default();
+        f.verify_cached(&cache);
+        g.bench_function("verify_request_cached", |b| {
+            b.iter(|| black_box(f.verify_cached(&cache)))
+        });
+    }
     g.finish();
 }
 

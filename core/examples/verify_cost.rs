@@ -3,7 +3,8 @@
 //! ```sh
 //! cargo build --release -p aauth-core --example verify_cost
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     $CARGO_TARGET_DIR/release/examples/verify_cost full jwt 200   # and: setup, raw, raw-decode
+//!     $CARGO_TARGET_DIR/release/examples/verify_cost full jwt 200
+//! # and: setup, raw, raw-decode; with the auth token remembered (jwt): cached vs raw1
 //! ```
 //!
 //! Instruction counts do not depend on what else the machine is doing, so the ratio of
@@ -18,17 +19,26 @@ fn main() {
     let (mode, scheme, n) = match args.as_slice() {
         [_, mode, scheme, n] => (mode.as_str(), scheme.as_str(), n.parse().unwrap_or(100)),
         _ => {
-            eprintln!("usage: verify_cost setup|raw|raw-decode|full jwt|jwks N");
+            eprintln!("usage: verify_cost setup|raw|raw1|raw-decode|full|cached jwt|jwks N");
             std::process::exit(2);
         }
     };
     let f = fixture::fixture(scheme);
+    // `cached`: the token is remembered before counting starts (part of `setup` too).
+    let cache = fixture::OneToken::default();
+    if scheme == "jwt" {
+        f.verify_cached(&cache);
+    }
     for _ in 0..n {
         match mode {
             "raw" => f.raw(),
             "raw-decode" => f.raw_with_key_decode(),
+            "raw1" => f.raw_first(),
             "full" => {
                 std::hint::black_box(f.verify());
+            }
+            "cached" => {
+                std::hint::black_box(f.verify_cached(&cache));
             }
             _ => {}
         }

@@ -6,6 +6,12 @@
 //! - [`begin`] → [`PendingRequest::key_request`] (the host fetches, possibly async) →
 //!   [`PendingRequest::finish`]. The core states what it needs and never fetches.
 //!
+//! A host that sees the same `scheme=jwt` token on many requests can remember it once
+//! verified ([`ValidatedToken`], kept in a [`TokenCache`]): the next request with that token
+//! skips the issuer key lookup and the token's JWS verification, while the request
+//! signature, the token's time bounds, issuer and audience are still checked on every
+//! request ([`PendingRequest::finish_cached`], [`verify_request_cached`]).
+//!
 //! ```
 //! use aauth_core::httpsig::{sign_request, SignOptions, VerifyPolicy};
 //! use aauth_core::signature_key::KeyScheme;
@@ -43,6 +49,7 @@ use crate::time::UnixTime;
 use crate::token::{
     AgentClaims, AuthClaims, TokenError, TokenType, UnverifiedToken, Validation, Verified,
 };
+use sha2::{Digest as _, Sha256};
 
 /// Where a key set is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -283,6 +290,9 @@ pub enum VerifyError {
     UntrustedIssuer,
     /// The scheme is recognized but not supported for verification (`x509`).
     UnsupportedScheme,
+    /// [`PendingRequest::finish_cached`] was handed a [`ValidatedToken`] remembered for a
+    /// different token: a fault of the host's cache, never of the request.
+    CachedTokenMismatch,
 }
 
 impl fmt::Display for VerifyError {
@@ -297,6 +307,7 @@ impl fmt::Display for VerifyError {
             Self::TokenTypeNotAccepted => f.write_str("this token type is not accepted here"),
             Self::UntrustedIssuer => f.write_str("the auth token's issuer is not trusted"),
             Self::UnsupportedScheme => f.write_str("Signature-Key scheme not supported"),
+            Self::CachedTokenMismatch => f.write_str("the token cache returned another token"),
         }
     }
 }
@@ -314,6 +325,7 @@ impl ProtocolError for VerifyError {
             Self::TokenTypeNotAccepted => ErrorCode::InvalidToken,
             Self::UntrustedIssuer => ErrorCode::InvalidAuthToken,
             Self::UnsupportedScheme => ErrorCode::UnsupportedScheme,
+            Self::CachedTokenMismatch => ErrorCode::ServerError,
         }
     }
 }
@@ -342,6 +354,10 @@ pub struct PendingRequest<'a> {
     signed: SignedRequest<'a>,
     key: SignatureKey<'a>,
     token: Option<UnverifiedToken<'a>>,
+    /// The compact token of `scheme=jwt`, borrowed from the header.
+    compact: Option<&'a str>,
+    /// Its SHA-256, computed on first use (only hosts with a token cache need it).
+    digest: Option<TokenDigest>,
 }
 
 /// Parses and checks everything that needs no key: the signature headers and policy
@@ -360,13 +376,15 @@ pub fn begin<'a>(
     let signed = SignedRequest::parse(req, policy, now)?;
     let key = SignatureKey::parse(signed.signature_key())?;
     key.check_label(signed.label())?;
+    let mut compact = None;
     let token = match &key.scheme {
         KeyScheme::Jwt { jwt } => {
             // The legacy parser unescapes the value; a compact JWT has no characters that
             // need escaping, so it appears verbatim in the raw header and can be borrowed
             // from it for the lifetime of the request.
-            let compact = borrowed_jwt(key.raw, jwt).ok_or(VerifyError::UnsupportedScheme)?;
-            let token = UnverifiedToken::parse(compact)?;
+            let jwt_str = borrowed_jwt(key.raw, jwt).ok_or(VerifyError::UnsupportedScheme)?;
+            compact = Some(jwt_str);
+            let token = UnverifiedToken::parse(jwt_str)?;
             match token.token_type() {
                 Some(TokenType::Agent) if tokens.accept_agent_tokens => {}
                 Some(TokenType::Auth) if tokens.accept_auth_tokens => {
@@ -382,7 +400,13 @@ pub fn begin<'a>(
         KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
         _ => None,
     };
-    Ok(PendingRequest { signed, key, token })
+    Ok(PendingRequest {
+        signed,
+        key,
+        token,
+        compact,
+        digest: None,
+    })
 }
 
 impl<'a> PendingRequest<'a> {
@@ -439,6 +463,16 @@ impl<'a> PendingRequest<'a> {
         self.token.as_ref()
     }
 
+    /// The SHA-256 of the `scheme=jwt` token: the key under which a host remembers it
+    /// ([`TokenCache`]). `None` for other schemes. Computed once and kept, so looking a
+    /// token up and then finishing with [`finish_cached`](Self::finish_cached) hashes it once.
+    pub fn token_digest(&mut self) -> Option<TokenDigest> {
+        if self.digest.is_none() {
+            self.digest = self.compact.map(TokenDigest::of);
+        }
+        self.digest
+    }
+
     /// Completes verification with the key the host resolved for
     /// [`key_request`](Self::key_request) (`None` for `hwk`). For `scheme=jwt` the token is
     /// validated first and the request is then verified with its `cnf.jwk` (L-15).
@@ -453,6 +487,76 @@ impl<'a> PendingRequest<'a> {
         tokens: &TokenPolicy<'_>,
         now: UnixTime,
     ) -> Result<VerifiedRequest, VerifyError> {
+        self.finish_inner(req, resolved, policy, tokens, now, false)
+            .map(|(v, _)| v)
+    }
+
+    /// [`finish`](Self::finish), also returning the verified `scheme=jwt` token as a
+    /// [`ValidatedToken`] for the host's [`TokenCache`] (`None` for other schemes).
+    ///
+    /// # Errors
+    /// The first [`VerifyError`] found.
+    pub fn finish_remembering(
+        self,
+        req: &RequestParts<'_>,
+        resolved: Option<&ResolvedKey>,
+        policy: &VerifyPolicy,
+        tokens: &TokenPolicy<'_>,
+        now: UnixTime,
+    ) -> Result<(VerifiedRequest, Option<ValidatedToken>), VerifyError> {
+        self.finish_inner(req, resolved, policy, tokens, now, true)
+    }
+
+    /// Completes a `scheme=jwt` verification with a token verified earlier, with no key:
+    /// the token's claims are checked again against `tokens` at `now` (expiry, `nbf`,
+    /// `iat`, issuer, audience: what [`finish`](Self::finish) would check, so a token that
+    /// expired or was issued for another resource is refused as it would be without the
+    /// cache), and the request signature is verified with the remembered `cnf.jwk` (L-15;
+    /// the proof of possession is never cached).
+    ///
+    /// The token's JWS signature is not verified again: its bytes are those verified before
+    /// (same SHA-256). A key the issuer has since withdrawn is therefore still honoured
+    /// until the token's `exp`, as for any bearer of a self-contained token.
+    ///
+    /// # Errors
+    /// [`VerifyError::CachedTokenMismatch`] when `cached` was remembered for another token
+    /// or the request is not `scheme=jwt`; otherwise the first [`VerifyError`] found.
+    pub fn finish_cached(
+        mut self,
+        req: &RequestParts<'_>,
+        cached: &ValidatedToken,
+        policy: &VerifyPolicy,
+        tokens: &TokenPolicy<'_>,
+        now: UnixTime,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        if self.token_digest() != Some(cached.digest) {
+            return Err(VerifyError::CachedTokenMismatch);
+        }
+        match &cached.identity {
+            Identity::Authorized { token } => token.recheck(&auth_validation(tokens), now)?,
+            Identity::Delegate { token } => token.recheck(&agent_validation(tokens), now)?,
+            _ => return Err(VerifyError::CachedTokenMismatch),
+        }
+        self.signed.verify(req, &cached.key, policy)?;
+        Ok(VerifiedRequest {
+            identity: cached.identity.clone(),
+            signer: cached.cnf.clone(),
+            thumbprint: cached.thumbprint.clone(),
+            label: self.signed.label().into(),
+            created: self.signed.params().created,
+        })
+    }
+
+    fn finish_inner(
+        mut self,
+        req: &RequestParts<'_>,
+        resolved: Option<&ResolvedKey>,
+        policy: &VerifyPolicy,
+        tokens: &TokenPolicy<'_>,
+        now: UnixTime,
+        remember: bool,
+    ) -> Result<(VerifiedRequest, Option<ValidatedToken>), VerifyError> {
+        let mut cnf_key = None;
         let (identity, signer) = match &self.key.scheme {
             KeyScheme::Hwk(jwk) => {
                 let key = jwk.to_public_key().map_err(VerifyError::Key)?;
@@ -471,20 +575,15 @@ impl<'a> PendingRequest<'a> {
             KeyScheme::Jwt { .. } => {
                 let token = self.token.as_ref().ok_or(VerifyError::UnsupportedScheme)?;
                 let issuer_key = resolved.ok_or(VerifyError::KeyUnavailable)?;
-                let leeway = tokens.leeway;
                 let (identity, cnf) = match token.token_type() {
                     Some(TokenType::Auth) => {
-                        let v = Validation::issuers(tokens.trusted_issuers)
-                            .with_audience(tokens.audience)
-                            .with_leeway(leeway);
+                        let v = auth_validation(tokens);
                         let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
                         let cnf = t.cnf.jwk.clone();
                         (Identity::Authorized { token: Box::new(t) }, cnf)
                     }
                     _ => {
-                        let v = Validation::any_issuer()
-                            .with_audience(tokens.audience)
-                            .with_leeway(leeway);
+                        let v = agent_validation(tokens);
                         let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
                         let cnf = t.cnf.jwk.clone();
                         (Identity::Delegate { token: Box::new(t) }, cnf)
@@ -492,19 +591,117 @@ impl<'a> PendingRequest<'a> {
                 };
                 let key = cnf.to_public_key().map_err(VerifyError::Key)?;
                 self.signed.verify(req, &key, policy)?;
+                cnf_key = Some(key);
                 (identity, cnf)
             }
             KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
         };
         let thumbprint = signer.thumbprint().map_err(VerifyError::Key)?;
-        Ok(VerifiedRequest {
+        // Hashing the token costs about 3 % of a verification: only when it is remembered.
+        let digest = if remember { self.token_digest() } else { None };
+        let remembered = match (cnf_key, digest) {
+            (Some(key), Some(digest)) => {
+                let exp = match &identity {
+                    Identity::Authorized { token } => token.exp,
+                    Identity::Delegate { token } => token.exp,
+                    _ => 0,
+                };
+                Some(ValidatedToken {
+                    digest,
+                    identity: identity.clone(),
+                    cnf: signer.clone(),
+                    key,
+                    thumbprint: thumbprint.clone(),
+                    exp: UnixTime::from_secs(exp),
+                })
+            }
+            _ => None,
+        };
+        let verified = VerifiedRequest {
             identity,
             signer,
             thumbprint,
             label: self.signed.label().into(),
             created: self.signed.params().created,
-        })
+        };
+        Ok((verified, remembered))
     }
+}
+
+/// What an auth token in `scheme=jwt` must satisfy: a trusted issuer, this resource as
+/// audience (L§7.7).
+fn auth_validation<'t>(tokens: &TokenPolicy<'t>) -> Validation<'t> {
+    Validation::issuers(tokens.trusted_issuers)
+        .with_audience(tokens.audience)
+        .with_leeway(tokens.leeway)
+}
+
+/// What an agent token must satisfy: any issuer (its key came from the `iss` it names),
+/// this verifier as audience when it carries one (L§5.7).
+fn agent_validation<'t>(tokens: &TokenPolicy<'t>) -> Validation<'t> {
+    Validation::any_issuer()
+        .with_audience(tokens.audience)
+        .with_leeway(tokens.leeway)
+}
+
+/// The SHA-256 of a compact token, under which a [`TokenCache`] keeps it. A collision-free
+/// key means the cache never has to store the token itself (hundreds of bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `compact`.
+    pub fn of(compact: &str) -> Self {
+        Self(Sha256::digest(compact.as_bytes()).into())
+    }
+}
+
+/// A `scheme=jwt` token (auth or agent token) that passed full verification, as a host
+/// remembers it: the verified claims, the parsed `cnf` key the request signature is checked
+/// with, its thumbprint, and the token's `exp`, after which it must not be used.
+///
+/// Only [`PendingRequest::finish_remembering`] creates one.
+#[derive(Clone, Debug)]
+pub struct ValidatedToken {
+    digest: TokenDigest,
+    identity: Identity,
+    cnf: Jwk,
+    key: PublicKey,
+    thumbprint: String,
+    exp: UnixTime,
+}
+
+impl ValidatedToken {
+    /// The digest of the token: the cache key.
+    pub fn digest(&self) -> TokenDigest {
+        self.digest
+    }
+
+    /// The token's `exp`: a cache may drop the entry from then on (it would be refused by
+    /// [`PendingRequest::finish_cached`] anyway).
+    pub fn expires(&self) -> UnixTime {
+        self.exp
+    }
+
+    /// The verified token as an identity ([`Identity::Authorized`] or
+    /// [`Identity::Delegate`]).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+/// Where a host keeps [`ValidatedToken`]s between requests. Implementations must be bounded
+/// (a client can present any number of distinct valid tokens); `aauth-http` has one.
+///
+/// The core never calls the cache by itself except in [`verify_request_cached`]; async hosts
+/// call [`get`](Self::get) between [`begin`] and the key lookup, and
+/// [`insert`](Self::insert) after [`PendingRequest::finish_remembering`].
+pub trait TokenCache {
+    /// The token remembered under `digest`, unless it expired at `now`.
+    fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Arc<ValidatedToken>>;
+
+    /// Remembers `token` (under [`ValidatedToken::digest`]), evicting as the bound requires.
+    fn insert(&self, token: Arc<ValidatedToken>, now: UnixTime);
 }
 
 /// The `jwt` parameter's value as a slice of the raw header. Both syntaxes write it as
@@ -536,4 +733,34 @@ pub fn verify_request(
         None => None,
     };
     pending.finish(req, resolved.as_deref(), policy, tokens, now)
+}
+
+/// [`verify_request`] with a [`TokenCache`]: a `scheme=jwt` token found in `cache` is not
+/// verified again (no key is resolved for it), one verified here is remembered; the request
+/// signature is verified every time. See [`PendingRequest::finish_cached`].
+///
+/// # Errors
+/// As [`verify_request`].
+pub fn verify_request_cached(
+    req: &RequestParts<'_>,
+    resolver: &impl KeyResolver,
+    cache: &impl TokenCache,
+    policy: &VerifyPolicy,
+    tokens: &TokenPolicy<'_>,
+    now: UnixTime,
+) -> Result<VerifiedRequest, VerifyError> {
+    let mut pending = begin(req, policy, tokens, now)?;
+    if let Some(hit) = pending.token_digest().and_then(|d| cache.get(&d, now)) {
+        return pending.finish_cached(req, &hit, policy, tokens, now);
+    }
+    let resolved = match pending.key_request() {
+        Some(kr) => Some(resolver.resolve(&kr).ok_or(VerifyError::KeyUnavailable)?),
+        None => None,
+    };
+    let (verified, remembered) =
+        pending.finish_remembering(req, resolved.as_deref(), policy, tokens, now)?;
+    if let Some(t) = remembered {
+        cache.insert(Arc::new(t), now);
+    }
+    Ok(verified)
 }

@@ -394,6 +394,24 @@ impl<T> Verified<T> {
     }
 }
 
+impl<C: Claims> Verified<C> {
+    /// Applies `validation` at `now` to claims whose signature was verified earlier: the
+    /// same claim checks as [`UnverifiedToken::verify`] (time bounds, issuer, audience, the
+    /// type's own rules) without the signature. This is what lets a host remember a
+    /// verified token ([`crate::verify::ValidatedToken`]) and still refuse it once it
+    /// expires or when it is presented to a recipient it was not issued for.
+    ///
+    /// # Errors
+    /// The [`TokenError`] [`UnverifiedToken::verify`] would return for these claims.
+    pub fn recheck(&self, validation: &Validation<'_>, now: UnixTime) -> Result<(), TokenError> {
+        let err = |kind| TokenError::new(Some(C::TYPE), kind);
+        validation
+            .check_registered(&self.claims.registered(), now)
+            .map_err(err)?;
+        self.claims.check(validation).map_err(err)
+    }
+}
+
 impl<T> Deref for Verified<T> {
     type Target = T;
 

@@ -13,6 +13,9 @@
 //! - [`error_response`], [`challenge_response`] and [`json_error`]: a protocol error
 //!   becomes a response with the JSON body `{"error","error_description"}` (digest §2.9)
 //!   and, when given, an `Agent-Auth` challenge (digest §2.2).
+//! - [`BoundedTokenCache`]: the bounded cache of verified `scheme=jwt` tokens every
+//!   resource host consults between [`aauth_core::verify::begin`] and the issuer key
+//!   lookup ([`aauth_core::verify::TokenCache`]).
 //!
 //! The crate has no runtime dependency (no tokio): `http`, `bytes` and `serde_json` only.
 //!
@@ -50,6 +53,10 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
+
+mod token_cache;
+
+pub use token_cache::{BoundedTokenCache, DEFAULT_TOKEN_CACHE_CAPACITY, TokenCacheStats};
 
 /// The `Agent-Auth` response header (digest §2.2).
 pub const AGENT_AUTH: HeaderName = HeaderName::from_static("agent-auth");

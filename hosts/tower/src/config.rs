@@ -9,6 +9,7 @@ use aauth_core::metadata::ResourceMetadata;
 use aauth_core::replay::ReplayScope;
 use aauth_core::verify::{KeyRequest, ResolvedKey};
 use aauth_core::{Jwks, Signer, SigningKey, UnixTime};
+use aauth_http::{BoundedTokenCache, DEFAULT_TOKEN_CACHE_CAPACITY, TokenCacheStats};
 use bytes::Bytes;
 use tower_http::auth::AsyncRequireAuthorizationLayer;
 
@@ -138,6 +139,7 @@ pub(crate) struct Inner<K> {
     pub(crate) clock: Clock,
     pub(crate) replay_scope: ReplayScope,
     pub(crate) replay: ReplayCache,
+    pub(crate) token_cache: BoundedTokenCache,
     pub(crate) metadata_json: Bytes,
     pub(crate) jwks_json: Bytes,
 }
@@ -169,6 +171,7 @@ impl<K: KeyFetcher> ResourceConfig<K> {
             clock: None,
             replay_scope: ReplayScope::default(),
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 
@@ -207,6 +210,12 @@ impl<K> ResourceConfig<K> {
     pub fn fetcher(&self) -> &K {
         &self.inner.fetcher
     }
+
+    /// The counters of the verified-token cache
+    /// ([`ResourceConfigBuilder::token_cache_capacity`]).
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner.token_cache.stats()
+    }
 }
 
 /// Builder for [`ResourceConfig`].
@@ -225,6 +234,7 @@ pub struct ResourceConfigBuilder<K> {
     clock: Option<Clock>,
     replay_scope: ReplayScope,
     replay_capacity: usize,
+    token_cache_capacity: usize,
 }
 
 impl<K> fmt::Debug for ResourceConfigBuilder<K> {
@@ -302,6 +312,16 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
         self
     }
 
+    /// How many verified `scheme=jwt` tokens to remember (default
+    /// [`DEFAULT_TOKEN_CACHE_CAPACITY`]; 0 turns the cache off). A remembered token is not
+    /// verified again, and its issuer key not looked up, until its `exp`; the request
+    /// signature, the token's time bounds and audience are still checked on every request
+    /// (see [`aauth_core::verify::PendingRequest::finish_cached`]).
+    pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
+        self.token_cache_capacity = tokens;
+        self
+    }
+
     /// Replaces the wall clock (tests move time by hand).
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -361,6 +381,7 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
                 clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
                 replay_scope: self.replay_scope,
                 replay: ReplayCache::new(self.replay_capacity),
+                token_cache: BoundedTokenCache::new(self.token_cache_capacity),
                 metadata_json,
                 jwks_json,
             }),

@@ -13,7 +13,10 @@
 //! 2. verifies with `aauth-core` ([`begin`](aauth_core::verify::begin) → the key request is
 //!    resolved by a [`KeyFetcher`] → [`finish`](aauth_core::verify::PendingRequest::finish)),
 //!    using the **configured** canonical authority for `@authority`, never `Host`
-//!    (digest §5.1 L-10);
+//!    (digest §5.1 L-10); a `scheme=jwt` token verified before is served from the
+//!    verified-token cache (no key request, no token signature check; its claims and the
+//!    request signature are still checked —
+//!    [`token_cache_capacity`](ResourceConfigBuilder::token_cache_capacity));
 //! 3. refuses a replayed `Nonce` on unsafe methods (digest §2.4; [`ReplayCache`],
 //!    [`ResourceConfigBuilder::replay_protection`]);
 //! 4. enforces the route's [`Requirement`];

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aauth_core::replay;
 use aauth_core::token::{ResourceClaims, TokenType};
-use aauth_core::verify::{self, TokenPolicy, VerifiedRequest, VerifyError};
+use aauth_core::verify::{self, TokenCache as _, TokenPolicy, VerifiedRequest, VerifyError};
 use aauth_core::{AgentAuth, UnixTime};
 use aauth_http::RequestView;
 use axum::body::{Body, HttpBody};
@@ -151,7 +151,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             .with_leeway(cfg.leeway);
         let policy = &cfg.verify_policy;
 
-        let pending = match verify::begin(&req, policy, &tokens, now) {
+        let mut pending = match verify::begin(&req, policy, &tokens, now) {
             Ok(p) => p,
             Err(e) => {
                 let auth = presents_auth_token(&e);
@@ -160,6 +160,15 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         };
         let auth = pending.token().and_then(|t| t.token_type()) == Some(TokenType::Auth);
         let scheme = pending.signature_key().scheme.name();
+        // A token verified before skips the issuer key lookup and its own verification; the
+        // request signature is still checked (aauth_core::verify::TokenCache).
+        let cache = &cfg.token_cache;
+        if let Some(hit) = pending.token_digest().and_then(|d| cache.get(&d, now)) {
+            return pending
+                .finish_cached(&req, &hit, policy, &tokens, now)
+                .map(|v| (v, scheme))
+                .map_err(|e| failed(e, auth));
+        }
         let resolved = match pending.key_request() {
             Some(kr) => match cfg.fetcher.fetch(&kr).await {
                 Ok(k) => Some(k),
@@ -167,10 +176,13 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             },
             None => None,
         };
-        pending
-            .finish(&req, resolved.as_deref(), policy, &tokens, now)
-            .map(|v| (v, scheme))
-            .map_err(|e| failed(e, auth))
+        let (verified, remembered) = pending
+            .finish_remembering(&req, resolved.as_deref(), policy, &tokens, now)
+            .map_err(|e| failed(e, auth))?;
+        if let Some(t) = remembered {
+            cache.insert(Arc::new(t), now);
+        }
+        Ok((verified, scheme))
     }
 
     /// L§10.5: a verified request whose (authority, key, `Nonce`) was seen within the

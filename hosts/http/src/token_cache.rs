@@ -1,0 +1,372 @@
+//! A bounded, evicting [`TokenCache`] for resource hosts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aauth_core::UnixTime;
+use aauth_core::verify::{TokenCache, TokenDigest, ValidatedToken};
+
+/// Default number of tokens a resource remembers.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 4096;
+
+/// A [`TokenCache`] holding at most `capacity` verified tokens, keyed by the SHA-256 of the
+/// token (the token itself is not stored).
+///
+/// - An entry is served until the token's `exp` (the core re-checks the claims on every
+///   hit anyway); an expired entry is dropped when it is looked up.
+/// - When full, the oldest entry is evicted first (first in, first out): tokens are issued
+///   with similar lifetimes, so the oldest is the closest to expiry, and FIFO needs no
+///   bookkeeping on the hit path (a hit takes the lock for one map lookup).
+/// - Capacity 0 disables the cache: nothing is stored, every lookup misses.
+///
+/// ```
+/// use aauth_core::verify::TokenCache as _;
+/// use aauth_core::verify::TokenDigest;
+/// use aauth_core::UnixTime;
+/// use aauth_http::BoundedTokenCache;
+///
+/// let cache = BoundedTokenCache::new(2);
+/// assert!(cache.get(&TokenDigest::of("a.b.c"), UnixTime::from_secs(1)).is_none());
+/// assert_eq!(cache.stats().misses, 1);
+/// ```
+#[derive(Debug)]
+pub struct BoundedTokenCache {
+    capacity: usize,
+    state: Mutex<State>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    map: HashMap<TokenDigest, Arc<ValidatedToken>>,
+    /// Insertion order; holds exactly the keys of `map` (an entry leaves both at once).
+    order: VecDeque<TokenDigest>,
+}
+
+/// Counters of a [`BoundedTokenCache`] since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenCacheStats {
+    /// Lookups answered from the cache (no key lookup, no token verification).
+    pub hits: u64,
+    /// Lookups that found nothing usable.
+    pub misses: u64,
+    /// Entries dropped to stay within the capacity, or because they expired.
+    pub evictions: u64,
+    /// Entries held now.
+    pub len: usize,
+}
+
+impl BoundedTokenCache {
+    /// A cache for at most `capacity` tokens (0 disables it).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            state: Mutex::new(State::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    /// The bound.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> TokenCacheStats {
+        TokenCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            len: self.lock().map.len(),
+        }
+    }
+
+    /// The state, even if a thread panicked while holding the lock: every mutation below
+    /// keeps `map` and `order` consistent before it can panic (allocation aside), so the
+    /// data is still a valid cache.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Default for BoundedTokenCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_TOKEN_CACHE_CAPACITY)
+    }
+}
+
+impl TokenCache for BoundedTokenCache {
+    fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Arc<ValidatedToken>> {
+        if self.capacity == 0 {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let mut state = self.lock();
+        let hit = match state.map.get(digest) {
+            Some(t) if now < t.expires() => Some(Arc::clone(t)),
+            Some(_) => {
+                state.map.remove(digest);
+                if let Some(i) = state.order.iter().position(|d| d == digest) {
+                    state.order.remove(i);
+                }
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            None => None,
+        };
+        drop(state);
+        let counter = if hit.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    fn insert(&self, token: Arc<ValidatedToken>, now: UnixTime) {
+        if self.capacity == 0 || now >= token.expires() {
+            return;
+        }
+        let digest = token.digest();
+        let mut state = self.lock();
+        if let Some(slot) = state.map.get_mut(&digest) {
+            // Two requests with the same new token raced past the lookup.
+            *slot = token;
+            return;
+        }
+        while state.map.len() >= self.capacity {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            state.map.remove(&oldest);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+        state.map.insert(digest, token);
+        state.order.push_back(digest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use aauth_core::httpsig::{SignOptions, SignatureError, VerifyPolicy, sign_request};
+    use aauth_core::token::{AuthClaims, TokenErrorKind};
+    use aauth_core::verify::{
+        KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
+    };
+    use aauth_core::{KeyScheme, RequestParts, Signer, SigningKey};
+
+    use super::*;
+
+    const NOW: UnixTime = UnixTime::from_secs(1_768_785_919);
+    const RESOURCE: &str = "https://resource.example";
+    const AS: &str = "https://auth.example";
+    const ISSUERS: &[&str] = &[AS];
+
+    fn agent() -> SigningKey {
+        SigningKey::from_seed(&[1; 32]).with_kid("key-1")
+    }
+
+    fn auth() -> SigningKey {
+        SigningKey::from_seed(&[2; 32]).with_kid("auth-key-1")
+    }
+
+    /// An auth token for `aud` valid for `secs`, with a distinct scope per `n`.
+    fn token(aud: &str, secs: u64, n: u32) -> String {
+        AuthClaims::new(AS, aud, agent().public_jwk(), NOW.saturating_add(secs))
+            .with_agent("https://agent.example")
+            .with_scope(format!("data.read n{n}"))
+            .sign(&auth())
+            .unwrap()
+    }
+
+    /// The headers of a GET signed at `at` by `key` carrying `token`.
+    fn signed(token: &str, key: &SigningKey, at: UnixTime) -> Vec<(String, String)> {
+        let sk = KeyScheme::Jwt { jwt: token.into() }
+            .to_header("sig1")
+            .unwrap();
+        let req = RequestParts::new("GET", "resource.example", "/data", &[]);
+        let sig = sign_request(&req, &sk, key, &SignOptions::new(at)).unwrap();
+        sig.iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// Verifies `headers` at `now` for `aud`, counting issuer key lookups in `lookups`.
+    fn verify(
+        headers: &[(String, String)],
+        cache: &BoundedTokenCache,
+        aud: &str,
+        now: UnixTime,
+        lookups: &Cell<u32>,
+    ) -> Result<(), VerifyError> {
+        let h: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let resolver = |_: &KeyRequest<'_>| {
+            lookups.set(lookups.get() + 1);
+            Some(Arc::new(
+                ResolvedKey::from_jwk(auth().public_jwk()).unwrap(),
+            ))
+        };
+        let tokens = TokenPolicy::new(aud).with_trusted_issuers(ISSUERS);
+        verify_request_cached(
+            &req,
+            &resolver,
+            cache,
+            &VerifyPolicy::default(),
+            &tokens,
+            now,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn a_repeated_token_skips_the_key_lookup_but_not_the_request_signature() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        for i in 0..5 {
+            let at = NOW.saturating_add(i);
+            verify(&signed(&t, &agent(), at), &cache, RESOURCE, at, &lookups).unwrap();
+        }
+        assert_eq!(lookups.get(), 1);
+        let s = cache.stats();
+        assert_eq!((s.hits, s.misses, s.len), (4, 1, 1));
+
+        // Same (cached) token, request signed by a key other than its cnf.jwk.
+        let other = SigningKey::from_seed(&[7; 32]);
+        let e = verify(&signed(&t, &other, NOW), &cache, RESOURCE, NOW, &lookups).unwrap_err();
+        assert_eq!(e, VerifyError::Signature(SignatureError::BadSignature));
+        // Same token, the signature of another request.
+        let mut replay = signed(&t, &agent(), NOW);
+        let later = signed(&t, &agent(), NOW.saturating_add(1));
+        let is_sig = |n: &str| n.eq_ignore_ascii_case("signature");
+        assert_eq!(replay.iter().filter(|(n, _)| is_sig(n)).count(), 1);
+        replay.retain(|(n, _)| !is_sig(n));
+        replay.extend(later.into_iter().filter(|(n, _)| is_sig(n)));
+        assert!(verify(&replay, &cache, RESOURCE, NOW, &lookups).is_err());
+        assert_eq!(lookups.get(), 1);
+        assert_eq!(cache.stats().hits, 6);
+    }
+
+    #[test]
+    fn an_expired_token_is_not_served_from_the_cache() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 60, 0);
+        verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+        let late = NOW.saturating_add(60);
+        let e = verify(
+            &signed(&t, &agent(), late),
+            &cache,
+            RESOURCE,
+            late,
+            &lookups,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, VerifyError::Token(t) if matches!(t.kind(), TokenErrorKind::Expired { .. }))
+        );
+        let s = cache.stats();
+        assert_eq!((s.hits, s.len, s.evictions), (0, 0, 1));
+    }
+
+    #[test]
+    fn a_token_for_another_audience_is_not_served() {
+        // One cache shared by two resources (a host serving both): the entry verified for
+        // one is refused for the other exactly as a fresh verification would refuse it.
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+        let e = verify(
+            &signed(&t, &agent(), NOW),
+            &cache,
+            "https://other.example",
+            NOW,
+            &lookups,
+        )
+        .unwrap_err();
+        assert!(matches!(e, VerifyError::Token(t) if t.kind() == TokenErrorKind::AudienceMismatch));
+    }
+
+    #[test]
+    fn the_bound_holds_and_the_oldest_entry_goes_first() {
+        let cache = BoundedTokenCache::new(3);
+        let lookups = Cell::new(0);
+        let tokens: Vec<String> = (0..5).map(|n| token(RESOURCE, 600, n)).collect();
+        for t in &tokens {
+            verify(&signed(t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+            assert!(cache.stats().len <= 3);
+        }
+        let s = cache.stats();
+        assert_eq!((s.len, s.evictions, lookups.get()), (3, 2, 5));
+        // The newest are served, the two oldest are verified again.
+        verify(
+            &signed(&tokens[4], &agent(), NOW),
+            &cache,
+            RESOURCE,
+            NOW,
+            &lookups,
+        )
+        .unwrap();
+        assert_eq!(lookups.get(), 5);
+        verify(
+            &signed(&tokens[0], &agent(), NOW),
+            &cache,
+            RESOURCE,
+            NOW,
+            &lookups,
+        )
+        .unwrap();
+        assert_eq!(lookups.get(), 6);
+    }
+
+    #[test]
+    fn capacity_zero_disables_the_cache() {
+        let cache = BoundedTokenCache::new(0);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        for _ in 0..3 {
+            verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+        }
+        assert_eq!((lookups.get(), cache.stats().len), (3, 0));
+    }
+
+    #[test]
+    fn an_entry_for_another_token_is_refused() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let a = token(RESOURCE, 600, 0);
+        let b = token(RESOURCE, 600, 1);
+        verify(&signed(&a, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+        let entry = cache.get(&TokenDigest::of(&a), NOW).unwrap();
+        let headers = signed(&b, &agent(), NOW);
+        let h: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let policy = VerifyPolicy::default();
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        let pending = begin(&req, &policy, &tokens, NOW).unwrap();
+        let e = pending
+            .finish_cached(&req, &entry, &policy, &tokens, NOW)
+            .unwrap_err();
+        assert_eq!(e, VerifyError::CachedTokenMismatch);
+    }
+}
