@@ -324,6 +324,51 @@ async fn check_single_use_redemption<S: Store + 'static>(stores: [S; 2]) {
     assert_eq!(ok, 1, "exactly one redemption succeeds");
 }
 
+/// Two stores (two server processes starting on one empty database) race 16 first-key
+/// bootstraps: exactly one key is stored, and a later bootstrap is a no-op.
+async fn check_bootstrap_race<S: Store + 'static>(stores: [S; 2]) {
+    let stores = Arc::new(stores);
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16u8)
+        .map(|i| {
+            let stores = Arc::clone(&stores);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                let kid = format!("boot-{i}");
+                barrier.wait().await;
+                stores[usize::from(i) % 2]
+                    .bootstrap_key(&key(&kid, &[i + 1; 32]), T0)
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap().expect("losing the race is not an error") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one bootstrap stores its key");
+    assert_eq!(stores[0].verification_keys().await.unwrap().len(), 1);
+    assert_eq!(active_count(&stores[1]).await, 1);
+    assert!(
+        !stores[1]
+            .bootstrap_key(&key("late", &[99; 32]), T0 + 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(stores[1].verification_keys().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn first_key_bootstrap_is_atomic_across_processes() {
+    let (_d, s) = fresh().await;
+    let other = SqliteStore::open(_d.path().join("issuer.db"))
+        .await
+        .unwrap();
+    check_bootstrap_race([s, other]).await;
+}
+
 // ---- refresh tokens -------------------------------------------------------------------------
 
 async fn check_refresh<S: Store>(s: &S) {
@@ -918,6 +963,12 @@ async fn postgres_backend_meets_the_same_contract() {
     let a = PgStore::connect(&url).await.unwrap();
     let b = PgStore::connect(&url).await.unwrap();
     check_single_use_redemption([a, b]).await;
+
+    // Two instances starting together on an empty database agree on one signing key.
+    let url = pg.fresh_database("bootstrap").await;
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    check_bootstrap_race([a, b]).await;
 
     // Reconnecting (a restart) re-runs the migrator as a no-op and finds the data.
     let url = pg.fresh_database("reopen").await;

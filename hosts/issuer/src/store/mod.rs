@@ -610,6 +610,18 @@ pub trait Store: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Inserts `key` as the active key only if the store holds no active key yet, in one
+    /// atomic step: several instances starting on one empty database (scale-out) end up
+    /// with exactly one signing key. Returns whether this call's key was stored.
+    ///
+    /// # Errors
+    /// As [`Store::rotate`], except that losing the race is `Ok(false)`, not an error.
+    fn bootstrap_key(
+        &self,
+        key: &NewSigningKey<'_>,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Retires a non-active key: it leaves the JWKS. Retiring a retired key is a no-op.
     ///
     /// # Errors

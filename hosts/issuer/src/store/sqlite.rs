@@ -662,6 +662,35 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn bootstrap_key(&self, key: &NewSigningKey<'_>, now: u64) -> Result<bool, StoreError> {
+        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
+            return Err(StoreError::InvalidInput("signing key"));
+        }
+        check_jwk(key.public_jwk, "public_jwk")?;
+        // One statement: the NOT EXISTS guard and the partial unique index on the active
+        // row together let exactly one of several concurrent first starts insert.
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_seed, public_jwk, created_at, active) \
+             SELECT ?, ?, ?, ?, ?, 1 \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE active = 1)",
+        )
+        .bind(key.kid)
+        .bind(key.alg)
+        .bind(key.private_seed)
+        .bind(key.public_jwk)
+        .bind(to_db(now)?)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            // A concurrent start inserted its active key between our check and insert.
+            Err(e) => match StoreError::from(e) {
+                StoreError::Conflict => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+
     async fn retire(&self, kid: &str, now: u64) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE signing_keys SET retired_at = ? \
