@@ -13,6 +13,9 @@
 //! - [`error_response`], [`challenge_response`] and [`json_error`]: a protocol error
 //!   becomes a response with the JSON body `{"error","error_description"}` (digest §2.9)
 //!   and, when given, an `Agent-Auth` challenge (digest §2.2).
+//! - [`Requirement`], [`enforce`] and the challenge helpers: what a route requires, and
+//!   the `Agent-Auth` challenge (with a fresh resource token) when a verified request
+//!   falls short. Shared by the tower middleware and the Spin component.
 //!
 //! The crate has no runtime dependency (no tokio): `http`, `bytes` and `serde_json` only.
 //!
@@ -42,7 +45,14 @@
     clippy::missing_panics_doc
 )]
 
+mod requirement;
+
 use core::fmt;
+
+pub use requirement::{
+    ChallengeIssuer, Refusal, Requirement, Unmet, enforce, grants, presents_auth_token,
+    verification_challenge,
+};
 
 use aauth_core::httpsig::SignatureHeaders;
 use aauth_core::{AgentAuth, ErrorCode, ProtocolError, RequestParts};
