@@ -10,8 +10,9 @@
 //! requirement gets an `Agent-Auth` challenge, with a resource token signed by the
 //! configured key when an auth token is needed. A verified request is forwarded to the
 //! configured upstream with the identity in `X-AAuth-*` headers, or answered by the
-//! built-in protected handler. Configuration comes from environment variables
-//! ([`config::Config`]).
+//! built-in protected handler. Configuration comes from environment variables, or from
+//! Spin's component variables with the `spin-variables` feature ([`config`]). Outbound
+//! fetches and the upstream are bounded in time ([`within`]).
 //!
 //! This crate only converts `http` ↔ core types, reads the clock ([`now`]) and fetches
 //! keys; the protocol lives in `aauth-core` and the HTTP error shapes in `aauth-http`.
