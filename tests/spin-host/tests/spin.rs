@@ -20,7 +20,7 @@ use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
-use aauth_spin_host_tests::{runtime, serve};
+use aauth_spin_host_tests::{runtime, serve, serve_with, spin_variables_runtime};
 use axum::Router;
 use axum::routing::get;
 use serde_json::Value;
@@ -739,4 +739,65 @@ async fn python_reference_agent_autonomous() {
     let b = py_request(&http, &py, &format!("{resource}/data-hwk"), "hwk").await;
     assert_eq!(b["scheme"], "hwk", "{b}");
     assert_eq!(b["agent"], Value::Null);
+}
+
+/// The `spin-variables` build (what `spin.toml` builds) takes its configuration from
+/// Spin's variables interface, which this host serves from a map as Spin does from
+/// application variables; a variable Spin does not define falls back to the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_variables_build_reads_spin_variables() {
+    init_tls();
+    let rt = tokio::task::block_in_place(spin_variables_runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = start_issuer(&dir).await;
+    let agent = start_agent(14).await;
+    let (l, resource) = bind().await;
+    let vars = [
+        ("resource_id", resource.as_str()),
+        ("auth_servers", issuer.as_str()),
+        ("routes", ROUTES),
+        ("resource_key_seed", SEED),
+        (
+            "egress_allow",
+            &format!("{},{}", authority(&issuer), authority(&agent.id)),
+        ),
+        ("resource_key_id", ""),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let env = vec![(
+        "AAUTH_RESOURCE_KEY_ID".to_owned(),
+        "key-from-env".to_owned(),
+    )];
+    serve_with(rt, env, vars, l).await.unwrap();
+
+    let meta: Value = reqwest::get(format!("{resource}/.well-known/aauth-resource"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], resource.as_str());
+    let jwks: Value = reqwest::get(format!("{resource}/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks["keys"][0]["kid"], "key-from-env",
+        "empty Spin variable → environment"
+    );
+
+    let resp = bounded(
+        "autonomous flow, spin-variables build",
+        client(&agent).send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token_type"], "auth+jwt");
+    assert_eq!(v["scope"], "data.read");
 }
