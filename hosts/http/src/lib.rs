@@ -16,6 +16,9 @@
 //! - [`BoundedTokenCache`]: the bounded cache of verified `scheme=jwt` tokens every
 //!   resource host consults between [`aauth_core::verify::begin`] and the issuer key
 //!   lookup ([`aauth_core::verify::TokenCache`]).
+//! - [`Requirement`], [`enforce`] and the challenge helpers: what a route requires, and
+//!   the `Agent-Auth` challenge (with a fresh resource token) when a verified request
+//!   falls short. Shared by the tower middleware and the Spin component.
 //!
 //! The crate has no runtime dependency (no tokio): `http`, `bytes` and `serde_json` only.
 //!
@@ -45,7 +48,14 @@
     clippy::missing_panics_doc
 )]
 
+mod requirement;
+
 use core::fmt;
+
+pub use requirement::{
+    ChallengeIssuer, Refusal, Requirement, Unmet, enforce, grants, presents_auth_token,
+    verification_challenge,
+};
 
 use aauth_core::httpsig::SignatureHeaders;
 use aauth_core::{AgentAuth, ErrorCode, ProtocolError, RequestParts};

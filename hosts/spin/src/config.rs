@@ -1,22 +1,47 @@
-//! Configuration from environment variables (`wasi:cli/environment`).
+//! Configuration: the `AAUTH_*` variables of [`VARIABLES`].
 //!
-//! Spin maps component variables to `environment` in `spin.toml`; a bare `wasi:http` host
-//! (`wasmtime serve --env`, an embedding's `WasiCtxBuilder::env`) sets them directly. No
-//! `spin:variables` import is used, so both kinds of host can run the component.
+//! The default build reads them from the environment (`wasi:cli/environment`), which a
+//! bare `wasi:http` host sets directly (`wasmtime serve --env`, an embedding's
+//! `WasiCtxBuilder::env`). Built with the `spin-variables` feature (what `spin.toml`'s
+//! build command does), the component first asks Spin's variables interface for each one
+//! under its [`spin_name`] (`AAUTH_RESOURCE_ID` → `resource_id`), so operators set them as
+//! application variables, secrets included, and falls back to the environment. Spin does
+//! not expand `{{ variable }}` templates in a component's `environment`, hence the
+//! variables interface.
 
 use std::fmt;
+use std::time::Duration;
 
 use aauth_core::{Jwks, ResourceMetadata, Signer, SigningKey};
+pub use aauth_http::Requirement;
 
-/// What a path prefix requires of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Requirement {
-    /// Any valid signature (pseudonymous `hwk` included).
-    Signature,
-    /// An identified agent (`jwks`, an agent token, or an auth token).
-    Identified,
-    /// An auth token from a trusted auth server granting every listed scope.
-    AuthToken(Vec<String>),
+/// Every variable the configuration reads (and nothing else is read).
+pub const VARIABLES: [&str; 14] = [
+    "AAUTH_RESOURCE_ID",
+    "AAUTH_CANONICAL_AUTHORITY",
+    "AAUTH_AUTH_SERVERS",
+    "AAUTH_ROUTES",
+    "AAUTH_UPSTREAM",
+    "AAUTH_RESOURCE_KEY_SEED",
+    "AAUTH_RESOURCE_KEY_ID",
+    "AAUTH_EGRESS_ALLOW",
+    "AAUTH_CACHE_TTL",
+    "AAUTH_RESOURCE_TOKEN_TTL",
+    "AAUTH_LEEWAY",
+    "AAUTH_BODY_LIMIT",
+    "AAUTH_FETCH_TIMEOUT",
+    "AAUTH_UPSTREAM_TIMEOUT",
+];
+
+/// The Spin variable name of an `AAUTH_*` variable: without the prefix, lower-cased.
+///
+/// ```
+/// assert_eq!(aauth_spin::config::spin_name("AAUTH_RESOURCE_KEY_SEED"), "resource_key_seed");
+/// ```
+pub fn spin_name(var: &str) -> String {
+    var.strip_prefix("AAUTH_")
+        .unwrap_or(var)
+        .to_ascii_lowercase()
 }
 
 /// The parsed configuration.
@@ -54,6 +79,13 @@ pub struct Config {
     pub leeway: u64,
     /// `AAUTH_BODY_LIMIT`: largest request body buffered, in bytes (1 MiB).
     pub body_limit: usize,
+    /// `AAUTH_FETCH_TIMEOUT`: seconds one key-discovery fetch (metadata or JWKS, body
+    /// included) may take (5): a slow or silent server fails the request instead of
+    /// holding it.
+    pub fetch_timeout: Duration,
+    /// `AAUTH_UPSTREAM_TIMEOUT`: seconds the upstream may take to answer, body included
+    /// (30); beyond, `504`.
+    pub upstream_timeout: Duration,
     /// The `/.well-known/aauth-resource` document, serialized once.
     pub metadata_json: Vec<u8>,
     /// The resource JWKS, serialized once.
@@ -96,6 +128,10 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the first bad variable.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &'static str| {
+            debug_assert!(VARIABLES.contains(&k), "{k} is not listed in VARIABLES");
+            get(k)
+        };
         let nonempty = |k: &'static str| get(k).filter(|v| !v.trim().is_empty());
         let num = |k: &'static str, d: u64| -> Result<u64, ConfigError> {
             nonempty(k).map_or(Ok(d), |v| v.trim().parse().map_err(|_| ConfigError(k)))
@@ -152,7 +188,7 @@ impl Config {
         let mut scopes: Vec<String> = routes
             .iter()
             .filter_map(|(_, r)| match r {
-                Requirement::AuthToken(s) => Some(s.iter().cloned()),
+                Requirement::AuthToken { scopes } => Some(scopes.iter().cloned()),
                 _ => None,
             })
             .flatten()
@@ -179,6 +215,13 @@ impl Config {
             leeway: num("AAUTH_LEEWAY", 0)?,
             body_limit: usize::try_from(num("AAUTH_BODY_LIMIT", 1024 * 1024)?)
                 .map_err(|_| ConfigError("AAUTH_BODY_LIMIT"))?,
+            fetch_timeout: Duration::from_secs(
+                num("AAUTH_FETCH_TIMEOUT", 5).and_then(|t| positive(t, "AAUTH_FETCH_TIMEOUT"))?,
+            ),
+            upstream_timeout: Duration::from_secs(
+                num("AAUTH_UPSTREAM_TIMEOUT", 30)
+                    .and_then(|t| positive(t, "AAUTH_UPSTREAM_TIMEOUT"))?,
+            ),
             metadata_json,
             jwks_json,
         })
@@ -190,7 +233,19 @@ impl Config {
             .iter()
             .filter(|(prefix, _)| path.starts_with(prefix.as_str()))
             .max_by_key(|(prefix, _)| prefix.len())
-            .map_or(Requirement::AuthToken(Vec::new()), |(_, r)| r.clone())
+            .map_or_else(
+                || Requirement::AuthToken { scopes: Vec::new() },
+                |(_, r)| r.clone(),
+            )
+    }
+}
+
+/// A timeout of at least one second and at most an hour.
+fn positive(secs: u64, var: &'static str) -> Result<u64, ConfigError> {
+    if (1..=3600).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(ConfigError(var))
     }
 }
 
@@ -217,7 +272,7 @@ fn parse_routes(s: &str) -> Option<Vec<(String, Requirement)>> {
                 if !scopes.iter().all(|s| printable(s) && !s.contains('"')) {
                     return None;
                 }
-                Requirement::AuthToken(scopes)
+                Requirement::AuthToken { scopes }
             }
         };
         out.push((prefix.to_owned(), req));
@@ -258,13 +313,109 @@ fn printable(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
+
+    /// A valid value for every variable.
+    fn full() -> BTreeMap<&'static str, String> {
+        let mut m: BTreeMap<&'static str, String> =
+            VARIABLES.iter().map(|v| (*v, String::new())).collect();
+        for (k, v) in [
+            ("AAUTH_RESOURCE_ID", "https://resource.example"),
+            ("AAUTH_CANONICAL_AUTHORITY", "resource.example"),
+            ("AAUTH_AUTH_SERVERS", "https://auth.example"),
+            ("AAUTH_ROUTES", "/data-auth=auth:data.read"),
+            ("AAUTH_UPSTREAM", "https://backend.example"),
+            ("AAUTH_RESOURCE_KEY_SEED", &"0a".repeat(32)),
+            ("AAUTH_RESOURCE_KEY_ID", "k1"),
+            ("AAUTH_EGRESS_ALLOW", "127.0.0.1:8001"),
+            ("AAUTH_CACHE_TTL", "60"),
+            ("AAUTH_RESOURCE_TOKEN_TTL", "60"),
+            ("AAUTH_LEEWAY", "5"),
+            ("AAUTH_BODY_LIMIT", "1024"),
+            ("AAUTH_FETCH_TIMEOUT", "2"),
+            ("AAUTH_UPSTREAM_TIMEOUT", "10"),
+        ] {
+            m.insert(k, v.to_owned());
+        }
+        m
+    }
+
+    #[test]
+    fn reads_exactly_the_listed_variables() {
+        let vars = full();
+        let seen = RefCell::new(BTreeSet::new());
+        let cfg = Config::from_lookup(|k| {
+            seen.borrow_mut().insert(k.to_owned());
+            vars.get(k).cloned()
+        })
+        .unwrap();
+        assert_eq!(cfg.fetch_timeout, Duration::from_secs(2));
+        let listed: BTreeSet<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(seen.into_inner(), listed);
+    }
+
+    /// `spin.toml` passes every variable the configuration reads, under its Spin name, from
+    /// a declared application variable; the manifest's `required` variables are exactly
+    /// those the configuration cannot do without; the key seed is a secret.
+    #[test]
+    fn spin_manifest_declares_what_the_config_reads() {
+        let manifest: toml::Table = include_str!("../spin.toml").parse().unwrap();
+        let app = manifest["variables"].as_table().unwrap();
+        let component = manifest["component"]["aauth-resource"].as_table().unwrap();
+        let passed = component["variables"].as_table().unwrap();
+        // Spin does not expand templates in `environment`: none may be used there.
+        if let Some(env) = component.get("environment").and_then(toml::Value::as_table) {
+            assert!(
+                env.values()
+                    .all(|v| !v.as_str().unwrap_or("").contains("{{")),
+                "templates in environment are passed literally by Spin"
+            );
+        }
+        let names: BTreeSet<String> = VARIABLES.iter().map(|v| spin_name(v)).collect();
+        assert_eq!(passed.keys().cloned().collect::<BTreeSet<_>>(), names);
+        let mut used = BTreeSet::new();
+        for (name, template) in passed {
+            let t = template.as_str().unwrap().trim();
+            let inner = t
+                .strip_prefix("{{")
+                .and_then(|t| t.strip_suffix("}}"))
+                .unwrap_or_else(|| panic!("{name} = {t} is not a template"))
+                .trim();
+            assert!(app.contains_key(inner), "{name} uses undeclared {inner}");
+            used.insert(inner.to_owned());
+        }
+        assert_eq!(app.keys().cloned().collect::<BTreeSet<_>>(), used);
+
+        // `required` in the manifest ⇔ the configuration fails without it.
+        for var in VARIABLES {
+            let mut vars = full();
+            vars.insert(var, String::new());
+            let fails = Config::from_lookup(|k| vars.get(k).cloned()).is_err();
+            let decl = app[&spin_name(var)].as_table().unwrap();
+            let required = decl.get("required").and_then(toml::Value::as_bool) == Some(true);
+            assert_eq!(required, fails, "{var}: required in spin.toml vs config");
+            assert_eq!(
+                decl.get("secret").and_then(toml::Value::as_bool) == Some(true),
+                var == "AAUTH_RESOURCE_KEY_SEED",
+                "{var}: secret"
+            );
+        }
+        let build = component["build"]["command"].as_str().unwrap();
+        assert!(build.contains("--features spin-variables"), "{build}");
+        // Key discovery only fetches https without the dev allow-list.
+        for host in component["allowed_outbound_hosts"].as_array().unwrap() {
+            assert!(host.as_str().unwrap().starts_with("https://"), "{host:?}");
+        }
+    }
 
     #[test]
     fn routes_and_seed() {
         let r = parse_routes("/data-auth=auth:data.read; /data=identified;/=signature").unwrap();
         assert_eq!(r.len(), 3);
-        assert_eq!(r[0].1, Requirement::AuthToken(vec!["data.read".into()]));
+        assert_eq!(r[0].1, Requirement::auth_token(["data.read"]));
         assert!(parse_routes("data=signature").is_none());
         assert!(parse_seed(&"0a".repeat(32)).is_some());
         assert!(parse_seed("zz").is_none());

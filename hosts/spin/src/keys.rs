@@ -31,6 +31,8 @@ pub enum KeyError {
     Egress(egress::Denied),
     /// The fetch failed or answered other than `200` JSON within the size limit.
     Fetch,
+    /// The server did not deliver the document within `AAUTH_FETCH_TIMEOUT`.
+    Timeout,
     /// The document is not valid metadata / JWKS, names another party, or points its
     /// `jwks_uri` at another origin.
     Document,
@@ -145,9 +147,16 @@ fn jwks_uri(id: &str, well_known: &str, meta_url: &str, body: &[u8]) -> Result<S
     Ok(uri.clone())
 }
 
-/// One bounded, egress-checked GET of a JSON document.
+/// One egress-checked GET of a JSON document, bounded in size and in time (headers and
+/// body together within `cfg.fetch_timeout`).
 async fn get(url: &str, cfg: &Config) -> Result<Vec<u8>, KeyError> {
     let uri = egress::check(url, &cfg.egress_allow).map_err(KeyError::Egress)?;
+    crate::within(cfg.fetch_timeout, fetch(uri))
+        .await
+        .unwrap_or(Err(KeyError::Timeout))
+}
+
+async fn fetch(uri: http::Uri) -> Result<Vec<u8>, KeyError> {
     let req = http::Request::get(uri)
         .header(http::header::ACCEPT, "application/json")
         .body(EmptyBody::new())

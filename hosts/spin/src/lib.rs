@@ -10,8 +10,9 @@
 //! requirement gets an `Agent-Auth` challenge, with a resource token signed by the
 //! configured key when an auth token is needed. A verified request is forwarded to the
 //! configured upstream with the identity in `X-AAuth-*` headers, or answered by the
-//! built-in protected handler. Configuration comes from environment variables
-//! ([`config::Config`]).
+//! built-in protected handler. Configuration comes from environment variables, or from
+//! Spin's component variables with the `spin-variables` feature ([`config`]). Outbound
+//! fetches and the upstream are bounded in time ([`within`]).
 //!
 //! This crate only converts `http` ↔ core types, reads the clock ([`now`]) and fetches
 //! keys; the protocol lives in `aauth-core` and the HTTP error shapes in `aauth-http`.
@@ -21,12 +22,19 @@ pub mod config;
 pub mod egress;
 pub mod keys;
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use aauth_core::token::{ResourceClaims, TokenType};
+use aauth_core::token::TokenType;
 use aauth_core::verify::{self, Identity, TokenPolicy, VerifiedRequest, VerifyError};
-use aauth_core::{AgentAuth, ErrorCode, ProtocolError, UnixTime};
-use aauth_http::{RequestView, challenge_response, error_response, json_error};
+use aauth_core::{ErrorCode, UnixTime};
+use aauth_http::{
+    ChallengeIssuer, Refusal, RequestView, Unmet, challenge_response, error_response, json_error,
+    presents_auth_token, verification_challenge,
+};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
@@ -56,12 +64,51 @@ pub fn now() -> UnixTime {
     UnixTime::from_secs(secs)
 }
 
-fn config() -> Result<&'static Config, ConfigError> {
+/// `f`, unless `limit` passes first (then `None`; `f` is dropped, cancelling its I/O).
+/// The timer is `wasi:clocks/monotonic-clock`'s `wait-for`, so no host support beyond
+/// what every WASIp3 host provides is needed.
+pub async fn within<F: Future>(limit: Duration, f: F) -> Option<F::Output> {
+    let mut f = pin!(f);
+    let mut timer = pin!(spin_sdk::time::sleep(limit));
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The configuration, read once per instance.
+async fn config() -> Result<&'static Config, ConfigError> {
     static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
-    CONFIG
-        .get_or_init(Config::from_env)
-        .as_ref()
-        .map_err(|e| *e)
+    if let Some(c) = CONFIG.get() {
+        return c.as_ref().map_err(|e| *e);
+    }
+    let loaded = load_config().await;
+    CONFIG.get_or_init(|| loaded).as_ref().map_err(|e| *e)
+}
+
+#[cfg(not(feature = "spin-variables"))]
+async fn load_config() -> Result<Config, ConfigError> {
+    Config::from_env()
+}
+
+/// Spin's component variables first (empty counts as unset), then the environment.
+#[cfg(feature = "spin-variables")]
+async fn load_config() -> Result<Config, ConfigError> {
+    let mut vars = std::collections::HashMap::new();
+    for var in config::VARIABLES {
+        if let Ok(v) = spin_sdk::variables::get(config::spin_name(var)).await
+            && !v.is_empty()
+        {
+            vars.insert(var, v);
+        }
+    }
+    Config::from_lookup(|k| vars.get(k).cloned().or_else(|| std::env::var(k).ok()))
 }
 
 /// The Spin entry point.
@@ -71,7 +118,7 @@ async fn handle(req: Request) -> Response<Full<Bytes>> {
 }
 
 async fn handle_inner(req: Request) -> Response<Bytes> {
-    let cfg = match config() {
+    let cfg = match config().await {
         Ok(c) => c,
         Err(e) => {
             return json_error(
@@ -91,35 +138,6 @@ async fn handle_inner(req: Request) -> Response<Bytes> {
     }
     match protect(req, cfg).await {
         Ok(resp) | Err(resp) => resp,
-    }
-}
-
-/// Why a request was refused before reaching the protected handler.
-#[derive(Clone, Copy, Debug)]
-enum Unmet {
-    AuthToken,
-    Identity,
-    Scope,
-    Signature,
-}
-
-impl core::fmt::Display for Unmet {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::AuthToken => "an auth token is required",
-            Self::Identity => "agent identity is required",
-            Self::Scope => "the auth token does not grant the required scope",
-            Self::Signature => "a signed request is required",
-        })
-    }
-}
-
-impl ProtocolError for Unmet {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::Scope => ErrorCode::InvalidScope,
-            _ => ErrorCode::InvalidRequest,
-        }
     }
 }
 
@@ -160,7 +178,10 @@ async fn protect(req: Request, cfg: &Config) -> Reply {
         .iter()
         .any(|h| parts.headers.contains_key(*h));
     if !signed {
-        return Err(pre_challenge(&requirement, Unmet::Signature));
+        return Err(refused(Refusal::before_verification(
+            &requirement,
+            Unmet::Signature,
+        )));
     }
     let (verified, scheme) = verify_request(&parts, &body, cfg, now).await?;
     enforce(&verified, &requirement, cfg, now)?;
@@ -168,7 +189,7 @@ async fn protect(req: Request, cfg: &Config) -> Reply {
         parts.headers.remove(h);
     }
     match &cfg.upstream {
-        Some(up) => forward(up, parts, body, &verified, scheme).await,
+        Some(up) => forward(up, parts, body, &verified, scheme, cfg.upstream_timeout).await,
         None => Ok(protected(&parts, &verified, scheme)),
     }
 }
@@ -188,10 +209,7 @@ async fn verify_request(
     let policy = aauth_core::httpsig::VerifyPolicy::default();
     let pending = match verify::begin(&req, &policy, &tokens, now) {
         Ok(p) => p,
-        Err(e) => {
-            let auth = presents_auth_token(&e);
-            return Err(failed(&e, auth));
-        }
+        Err(e) => return Err(failed(&e, presents_auth_token(&e))),
     };
     let auth = pending.token().and_then(|t| t.token_type()) == Some(TokenType::Auth);
     let scheme = pending.signature_key().scheme.name();
@@ -214,78 +232,31 @@ fn enforce(
     cfg: &Config,
     now: UnixTime,
 ) -> Result<(), Response<Bytes>> {
-    match requirement {
-        Requirement::Signature => Ok(()),
-        Requirement::Identified => match v.agent() {
-            Some(_) => Ok(()),
-            None => Err(pre_challenge(requirement, Unmet::Identity)),
-        },
-        Requirement::AuthToken(scopes) => {
-            let unmet = match v.auth_token() {
-                Some(t) if grants(t.scope.as_deref(), scopes) => return Ok(()),
-                Some(_) => Unmet::Scope,
-                None => Unmet::AuthToken,
-            };
-            let Some(agent) = v.agent() else {
-                return Err(pre_challenge(requirement, Unmet::Identity));
-            };
-            let auth_server = cfg.auth_servers.first().map_or("", String::as_str);
-            let scope = scopes.join(" ");
-            let token = ResourceClaims::with_scope(
-                cfg.resource_id.as_str(),
-                auth_server,
-                agent,
-                v.signer_thumbprint(),
-                scope.as_str(),
-                now.saturating_add(cfg.resource_token_ttl),
-            )
-            .sign(&cfg.signing_key)
-            .map_err(|_| {
-                json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::ServerError,
-                    "the resource token could not be issued",
-                    None,
-                )
-            })?;
-            Err(challenge_response(
-                &AgentAuth::auth_token(&token, auth_server),
-                Some(&unmet),
-            ))
-        }
-    }
-}
-
-/// The challenge before the caller has shown enough for a resource token.
-fn pre_challenge(requirement: &Requirement, unmet: Unmet) -> Response<Bytes> {
-    let challenge = match requirement {
-        Requirement::Signature => AgentAuth::pseudonymous(),
-        _ => AgentAuth::identity(),
+    let issuer = ChallengeIssuer {
+        resource_id: &cfg.resource_id,
+        auth_server: cfg.auth_servers.first().map_or("", String::as_str),
+        key: &cfg.signing_key,
+        lifetime: cfg.resource_token_ttl,
     };
-    challenge_response(&challenge, Some(&unmet))
+    aauth_http::enforce(v, requirement, &issuer, now).map_err(refused)
 }
 
-fn grants(granted: Option<&str>, required: &[String]) -> bool {
-    let granted = granted.unwrap_or_default();
-    required
-        .iter()
-        .all(|r| granted.split_ascii_whitespace().any(|g| g == r))
-}
-
-fn presents_auth_token(e: &VerifyError) -> bool {
-    match e {
-        VerifyError::UntrustedIssuer => true,
-        VerifyError::Token(t) => t.expected() == Some(TokenType::Auth),
-        _ => false,
+fn refused(r: Refusal) -> Response<Bytes> {
+    match r {
+        Refusal::Challenge { challenge, unmet } => challenge_response(&challenge, Some(&unmet)),
+        Refusal::ResourceToken(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServerError,
+            "the resource token could not be issued",
+            None,
+        ),
     }
 }
 
 /// A verification failure: `Agent-Auth: httpsig`, plus `auth-token` when the request
 /// presented an auth token.
 fn failed(error: &VerifyError, auth_token: bool) -> Response<Bytes> {
-    let mut challenge = AgentAuth::pseudonymous();
-    challenge.auth_token = auth_token;
-    error_response(error, Some(&challenge))
+    error_response(error, Some(&verification_challenge(auth_token)))
 }
 
 fn token_type(v: &VerifiedRequest) -> Option<&'static str> {
@@ -316,6 +287,7 @@ fn protected(
         "agent": v.agent(),
         "agent_delegate": v.agent_delegate(),
         "scope": v.auth_token().and_then(|t| t.scope.as_deref()),
+        "sub": v.auth_token().and_then(|t| t.sub.as_deref()),
     });
     json(
         StatusCode::OK,
@@ -325,6 +297,26 @@ fn protected(
 
 /// Forwards a verified request to `upstream` with the identity headers.
 async fn forward(
+    upstream: &str,
+    parts: http::request::Parts,
+    body: Bytes,
+    v: &VerifiedRequest,
+    scheme: &'static str,
+    limit: Duration,
+) -> Reply {
+    within(limit, forward_inner(upstream, parts, body, v, scheme))
+        .await
+        .unwrap_or_else(|| {
+            Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::ServerError,
+                "the upstream did not answer in time",
+                None,
+            ))
+        })
+}
+
+async fn forward_inner(
     upstream: &str,
     mut parts: http::request::Parts,
     body: Bytes,

@@ -4,11 +4,13 @@ use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
 
+use aauth_core::UnixTime;
 use aauth_core::replay;
-use aauth_core::token::{ResourceClaims, TokenType};
+use aauth_core::token::TokenType;
 use aauth_core::verify::{self, TokenCache as _, TokenPolicy, VerifiedRequest, VerifyError};
-use aauth_core::{AgentAuth, UnixTime};
-use aauth_http::RequestView;
+use aauth_http::{
+    ChallengeIssuer, Refusal, RequestView, presents_auth_token, verification_challenge,
+};
 use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -62,20 +64,14 @@ impl<K> core::fmt::Debug for AAuthPolicy<K> {
 #[derive(Debug)]
 struct Route {
     requirement: Requirement,
-    /// The route's scopes joined with spaces: the `scope` of its resource tokens.
-    scope: String,
 }
 
 impl<K: KeyFetcher> AAuthPolicy<K> {
     /// A policy enforcing `requirement` with `config`.
     pub fn new(config: ResourceConfig<K>, requirement: Requirement) -> Self {
-        let scope = match &requirement {
-            Requirement::AuthToken { scopes } => scopes.join(" "),
-            _ => String::new(),
-        };
         Self {
             config,
-            route: Arc::new(Route { requirement, scope }),
+            route: Arc::new(Route { requirement }),
         }
     }
 
@@ -214,80 +210,28 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
     }
 
     fn enforce(&self, v: &VerifiedRequest, now: UnixTime) -> Result<(), Rejection> {
-        match &self.route.requirement {
-            Requirement::Signature => Ok(()),
-            Requirement::Identified => match v.agent() {
-                Some(_) => Ok(()),
-                None => Err(self.challenge_before_verification(Unmet::Identity)),
-            },
-            Requirement::AuthToken { scopes } => {
-                let unmet = match v.auth_token() {
-                    Some(t) if grants(t.scope.as_deref(), scopes) => return Ok(()),
-                    Some(_) => Unmet::Scope,
-                    None => Unmet::AuthToken,
-                };
-                let Some(agent) = v.agent() else {
-                    return Err(self.challenge_before_verification(Unmet::Identity));
-                };
-                let cfg = &self.config.inner;
-                let auth_server = cfg.auth_servers.first().map_or("", String::as_str);
-                let token = ResourceClaims::with_scope(
-                    cfg.resource_id.as_str(),
-                    auth_server,
-                    agent,
-                    v.signer_thumbprint(),
-                    self.route.scope.as_str(),
-                    now.saturating_add(cfg.resource_token_lifetime),
-                )
-                .sign(&cfg.signing_key)
-                .map_err(Rejection::ResourceToken)?;
-                Err(Rejection::Challenge {
-                    challenge: Box::new(AgentAuth::auth_token(&token, auth_server)),
-                    unmet,
-                })
-            }
-        }
-    }
-
-    /// The challenge for a caller that has not shown enough to get a resource token:
-    /// `httpsig` on signature routes, `httpsig; identity=?1` elsewhere.
-    fn challenge_before_verification(&self, unmet: Unmet) -> Rejection {
-        let challenge = match self.route.requirement {
-            Requirement::Signature => AgentAuth::pseudonymous(),
-            _ => AgentAuth::identity(),
+        let cfg = &self.config.inner;
+        let issuer = ChallengeIssuer {
+            resource_id: &cfg.resource_id,
+            auth_server: cfg.auth_servers.first().map_or("", String::as_str),
+            key: &cfg.signing_key,
+            lifetime: cfg.resource_token_lifetime,
         };
-        Rejection::Challenge {
-            challenge: Box::new(challenge),
-            unmet,
-        }
+        aauth_http::enforce(v, &self.route.requirement, &issuer, now).map_err(Rejection::from)
     }
-}
 
-/// Whether the space-separated `granted` scope string contains every scope in `required`.
-fn grants(granted: Option<&str>, required: &[String]) -> bool {
-    let granted = granted.unwrap_or_default();
-    required
-        .iter()
-        .all(|r| granted.split_ascii_whitespace().any(|g| g == r))
-}
-
-/// Whether a failure of [`verify::begin`] concerns an auth token.
-fn presents_auth_token(e: &VerifyError) -> bool {
-    match e {
-        VerifyError::UntrustedIssuer => true,
-        VerifyError::Token(t) => t.expected() == Some(TokenType::Auth),
-        _ => false,
+    /// The challenge for a caller that has not shown enough to get a resource token.
+    fn challenge_before_verification(&self, unmet: Unmet) -> Rejection {
+        Refusal::before_verification(&self.route.requirement, unmet).into()
     }
 }
 
 /// A verification failure: `Agent-Auth: httpsig`, plus `auth-token` when the request
 /// presented an auth token (the reference resource's replies, reference notes §5).
 fn failed(error: VerifyError, auth_token: bool) -> Rejection {
-    let mut challenge = AgentAuth::pseudonymous();
-    challenge.auth_token = auth_token;
     Rejection::Verification {
         error,
-        challenge: Box::new(challenge),
+        challenge: Box::new(verification_challenge(auth_token)),
     }
 }
 

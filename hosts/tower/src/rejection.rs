@@ -5,44 +5,12 @@ use core::fmt;
 use aauth_core::replay::ReplayError;
 use aauth_core::token::TokenError;
 use aauth_core::verify::VerifyError;
-use aauth_core::{AgentAuth, ErrorCode, ProtocolError};
+use aauth_core::{AgentAuth, ErrorCode};
+use aauth_http::Refusal;
+pub use aauth_http::Unmet;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-
-/// The requirement a verified request did not meet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Unmet {
-    /// The route needs an auth token and the request carried none.
-    AuthToken,
-    /// The route needs an identified agent and the signer is pseudonymous.
-    Identity,
-    /// The auth token does not grant every scope the route needs.
-    Scope,
-    /// The request is not signed (or did not pass through the AAuth layer).
-    Signature,
-}
-
-impl fmt::Display for Unmet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::AuthToken => "an auth token is required",
-            Self::Identity => "agent identity is required",
-            Self::Scope => "the auth token does not grant the required scope",
-            Self::Signature => "a signed request is required",
-        })
-    }
-}
-
-impl ProtocolError for Unmet {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::Scope => ErrorCode::InvalidScope,
-            _ => ErrorCode::InvalidRequest,
-        }
-    }
-}
 
 /// Why the middleware (or the [`VerifiedAgent`](crate::VerifiedAgent) extractor) refused
 /// a request. Rendered by its [`IntoResponse`] impl, the only place this crate maps errors
@@ -95,6 +63,15 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+impl From<Refusal> for Rejection {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Challenge { challenge, unmet } => Self::Challenge { challenge, unmet },
+            Refusal::ResourceToken(e) => Self::ResourceToken(e),
+        }
+    }
+}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {

@@ -1,25 +1,42 @@
 //! The `aauth-spin` component in an in-process wasmtime host, against our native agent
-//! (`AgentClient`, `AgentServer`) and auth server (`aauth-issuer`) on loopback.
+//! (`AgentClient`, `AgentServer`) and auth server (`aauth-issuer`) on loopback: the
+//! autonomous flow, the consent flow through the issuer's HTML form, negative cases
+//! (bad signature, wrong audience, untrusted issuer, egress, silent servers), and the
+//! Python reference agent (`../shared/interop/python-ref`; `AAUTH_SKIP_PYTHON=1` skips it).
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aauth_agent::{AgentClient, AgentRequest, AgentServer, Identity};
+use aauth_agent::{AgentClient, AgentRequest, AgentServer, FormConsent, Identity, Step};
 use aauth_core::httpsig::{SignOptions, sign_request};
 use aauth_core::{
     AuthClaims, IssuerMetadata, KeyScheme, RequestParts, Signer, SigningKey, UnixTime,
 };
 use aauth_discovery::{Discovery, EgressPolicy};
-use aauth_issuer::store::SqliteStore;
+use aauth_issuer::password::hash_password;
+use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
-use aauth_spin_host_tests::{runtime, serve};
+use aauth_spin_host_tests::{runtime, serve, serve_with, spin_variables_runtime};
 use axum::Router;
 use axum::routing::get;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-const ROUTES: &str = "/data-hwk=signature;/data-jwks=identified;/data-auth=auth:data.read";
+const ROUTES: &str =
+    "/data-hwk=signature;/data-jwks=identified;/data-auth=auth:data.read;/data-user=auth:user.read";
+
+/// The wall-clock budget of one flow: a hang fails the test instead of stalling the suite.
+const FLOW: Duration = Duration::from_secs(60);
+
+async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(FLOW, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {FLOW:?}"))
+}
 const SEED: &str = "0303030303030303030303030303030303030303030303030303030303030303";
 
 fn init_tls() {
@@ -65,10 +82,15 @@ async fn start_agent(seed: u8) -> Agent {
     }
 }
 
-/// Our auth server on loopback over a temporary SQLite file.
+/// Our auth server on loopback over a temporary SQLite file, with user
+/// `testuser:testpass` (its default consent policy asks the user for `user.*` scopes).
 async fn start_issuer(dir: &tempfile::TempDir) -> String {
     let (l, id) = bind().await;
     let store = SqliteStore::open(dir.path().join("issuer.db"))
+        .await
+        .unwrap();
+    store
+        .create_user("testuser", &hash_password("testpass").unwrap(), 0)
         .await
         .unwrap();
     let config = IssuerConfig::new(&id, Discovery::new(EgressPolicy::dev()).unwrap()).unwrap();
@@ -461,4 +483,321 @@ async fn misconfiguration_is_a_json_error() {
     assert_eq!(r.status(), 500);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "server_error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_flow_end_to_end() {
+    init_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = start_issuer(&dir).await;
+    let agent = start_agent(11).await;
+    let resource =
+        start_resource(&[], &issuer, &[&authority(&issuer), &authority(&agent.id)]).await;
+
+    // `user.read` needs the user's consent: the agent's consent hook logs in as testuser
+    // and grants on the issuer's HTML form; the code is exchanged for the auth token.
+    let c = AgentClient::builder(Arc::clone(&agent.key), Identity::agent_server(&agent.id))
+        .consent(FormConsent::new("testuser", "testpass"))
+        .timeout(Duration::from_secs(30))
+        .trace(true)
+        .build()
+        .unwrap();
+    let resp = bounded(
+        "consent flow",
+        c.send(AgentRequest::get(&format!("{resource}/data-user")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let trace = resp.trace.clone().unwrap();
+    let (status, v) = body(resp).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["token_type"], "auth+jwt");
+    assert_eq!(v["scope"], "user.read");
+    assert_eq!(v["agent"], agent.id.as_str());
+    assert!(v["sub"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+    assert_eq!(trace.steps(Step::Consent).count(), 1, "{trace}");
+
+    // Denied on the form: the agent gets access_denied, the resource nothing.
+    let deny = AgentClient::builder(Arc::clone(&agent.key), Identity::agent_server(&agent.id))
+        .consent(FormConsent::new("testuser", "testpass").deny())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let err = bounded(
+        "denied consent",
+        deny.send(AgentRequest::get(&format!("{resource}/data-user")).unwrap()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_code(), Some("access_denied"), "{err}");
+    assert_eq!(err.step(), Some(Step::Consent));
+
+    // `data.read` needs no consent from the same issuer: no consent step.
+    let resp = bounded(
+        "autonomous after consent",
+        c.send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let trace = resp.trace.clone().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(trace.steps(Step::Consent).count(), 0, "{trace}");
+}
+
+/// A loopback server that accepts connections and never answers; counts them.
+async fn start_silent() -> (String, Arc<AtomicUsize>) {
+    let (l, base) = bind().await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = l.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    (base, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_servers_time_out() {
+    init_tls();
+    let (silent, accepted) = start_silent().await;
+    let (silent_upstream, upstream_accepted) = start_silent().await;
+    let agent = start_agent(12).await;
+    let resource = start_resource(
+        &[
+            ("AAUTH_FETCH_TIMEOUT", "1"),
+            ("AAUTH_UPSTREAM", &silent_upstream),
+            ("AAUTH_UPSTREAM_TIMEOUT", "1"),
+        ],
+        "http://127.0.0.1:1",
+        &[
+            &authority(&silent),
+            &authority(&agent.id),
+            &authority(&silent_upstream),
+        ],
+    )
+    .await;
+
+    // An agent whose metadata server never answers: the component gives up on the key
+    // after AAUTH_FETCH_TIMEOUT and refuses the signature, instead of hanging.
+    let key = Arc::new(SigningKey::from_seed(&[13; 32]).with_kid("key-1"));
+    let c = AgentClient::builder(key, Identity::agent_server(&silent))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let resp = bounded(
+        "silent key server",
+        c.send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["error"], "invalid_signature");
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the fetch was attempted"
+    );
+
+    // A verified request whose upstream never answers: 504.
+    let resp = bounded(
+        "silent upstream",
+        client(&agent).send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 504, "{v}");
+    assert_eq!(v["error"], "server_error");
+    assert!(upstream_accepted.load(Ordering::SeqCst) >= 1);
+}
+
+// ---- the Python reference agent ---------------------------------------------------------
+
+fn python_ref() -> PathBuf {
+    std::env::var_os("AAUTH_PYTHON_REF").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/interop/python-ref"
+            ))
+        },
+        PathBuf::from,
+    )
+}
+
+fn venv_python() -> PathBuf {
+    std::env::var_os("AAUTH_PEERS_HOME")
+        .map_or_else(
+            || {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/aauth-python-peers")
+            },
+            PathBuf::from,
+        )
+        .join("venv/bin/python")
+}
+
+/// The Python agent, our child on a free port; killed by its pid on drop.
+struct PyAgent {
+    child: Child,
+    url: String,
+}
+
+impl Drop for PyAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_py_agent(http: &reqwest::Client) -> PyAgent {
+    // Idempotent: creates the reference virtualenv only when it is missing.
+    let setup = tokio::task::block_in_place(|| {
+        Command::new("bash")
+            .arg(python_ref().join("setup.sh"))
+            .status()
+            .expect("run setup.sh")
+    });
+    assert!(setup.success(), "python-ref setup.sh failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let log_path = std::env::temp_dir().join(format!("aauth-spin-py-agent-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(venv_python())
+        .arg("agent.py")
+        .current_dir(python_ref().join("peers"))
+        .env("AGENT_PORT", port.to_string())
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn the python agent");
+    let agent = PyAgent { child, url };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{}/", agent.url)).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "python agent did not start (log: {})",
+            log_path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    agent
+}
+
+/// Drives the Python agent's whole flow; returns its trace's last resource answer.
+async fn py_request(http: &reqwest::Client, agent: &PyAgent, url: &str, scheme: &str) -> Value {
+    let v: Value = http
+        .post(format!("{}/request", agent.url))
+        .json(&serde_json::json!({"resource_url": url, "sig_scheme": scheme}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true, "python agent → {url} ({scheme}): {v:#}");
+    v["trace"]
+        .as_array()
+        .and_then(|t| t.last())
+        .map_or(Value::Null, |l| l["body"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_reference_agent_autonomous() {
+    if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
+        eprintln!("SKIPPED python_reference_agent_autonomous: AAUTH_SKIP_PYTHON=1");
+        return;
+    }
+    init_tls();
+    let http = reqwest::Client::builder().timeout(FLOW).build().unwrap();
+    let py = start_py_agent(&http).await;
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = start_issuer(&dir).await;
+    let resource = start_resource(&[], &issuer, &[&authority(&issuer), &authority(&py.url)]).await;
+
+    // jwks identity → resource-token challenge → our issuer → auth token → retry.
+    let b = py_request(&http, &py, &format!("{resource}/data-auth"), "jwks").await;
+    assert_eq!(b["message"], "Access granted", "{b}");
+    assert_eq!(b["scheme"], "jwt");
+    assert_eq!(b["token_type"], "auth+jwt");
+    assert_eq!(b["agent"], py.url.as_str());
+    assert_eq!(b["scope"], "data.read");
+
+    // A pseudonymous hwk signature on a signature route.
+    let b = py_request(&http, &py, &format!("{resource}/data-hwk"), "hwk").await;
+    assert_eq!(b["scheme"], "hwk", "{b}");
+    assert_eq!(b["agent"], Value::Null);
+}
+
+/// The `spin-variables` build (what `spin.toml` builds) takes its configuration from
+/// Spin's variables interface, which this host serves from a map as Spin does from
+/// application variables; a variable Spin does not define falls back to the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_variables_build_reads_spin_variables() {
+    init_tls();
+    let rt = tokio::task::block_in_place(spin_variables_runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = start_issuer(&dir).await;
+    let agent = start_agent(14).await;
+    let (l, resource) = bind().await;
+    let vars = [
+        ("resource_id", resource.as_str()),
+        ("auth_servers", issuer.as_str()),
+        ("routes", ROUTES),
+        ("resource_key_seed", SEED),
+        (
+            "egress_allow",
+            &format!("{},{}", authority(&issuer), authority(&agent.id)),
+        ),
+        ("resource_key_id", ""),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let env = vec![(
+        "AAUTH_RESOURCE_KEY_ID".to_owned(),
+        "key-from-env".to_owned(),
+    )];
+    serve_with(rt, env, vars, l).await.unwrap();
+
+    let meta: Value = reqwest::get(format!("{resource}/.well-known/aauth-resource"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], resource.as_str());
+    let jwks: Value = reqwest::get(format!("{resource}/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks["keys"][0]["kid"], "key-from-env",
+        "empty Spin variable → environment"
+    );
+
+    let resp = bounded(
+        "autonomous flow, spin-variables build",
+        client(&agent).send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (s, v) = body(resp).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token_type"], "auth+jwt");
+    assert_eq!(v["scope"], "data.read");
 }
