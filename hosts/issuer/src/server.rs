@@ -78,15 +78,9 @@ impl<S: Store> Issuer<S> {
         if store.active_key().await?.is_none() {
             // Atomic "insert if none": instances starting together on one empty database
             // agree on one key instead of each rotating in its own.
-            let (seed, kid, public_jwk) = new_signing_key()?;
-            let new = NewSigningKey {
-                kid: &kid,
-                alg: "EdDSA",
-                private_seed: &seed[..],
-                public_jwk: &public_jwk,
-            };
-            if store.bootstrap_key(&new, now).await? {
-                tracing::info!(kid, "first signing key");
+            let key = GeneratedKey::new()?;
+            if store.bootstrap_key(&key.as_new(), now).await? {
+                tracing::info!(kid = key.kid, "first signing key");
             }
         }
         Ok(Self {
@@ -152,31 +146,47 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 /// # Errors
 /// [`StoreError`] when the store cannot be written.
 pub async fn rotate_signing_key<S: Store>(store: &S, now: u64) -> Result<String, StoreError> {
-    let (seed, kid, public_jwk) = new_signing_key()?;
-    let new = NewSigningKey {
-        kid: &kid,
-        alg: "EdDSA",
-        private_seed: &seed[..],
-        public_jwk: &public_jwk,
-    };
-    store.rotate(&new, now).await?;
-    tracing::info!(kid, "new active signing key");
-    Ok(kid)
+    let key = GeneratedKey::new()?;
+    store.rotate(&key.as_new(), now).await?;
+    tracing::info!(kid = key.kid, "new active signing key");
+    Ok(key.kid)
 }
 
-/// A fresh Ed25519 key from the OS RNG: its seed, `kid` (from the RFC 7638 thumbprint) and
-/// public JWK as JSON.
-fn new_signing_key() -> Result<(Zeroizing<[u8; 32]>, String, String), StoreError> {
-    let seed = Zeroizing::new(random_bytes::<32>());
-    let key = SigningKey::from_seed(&seed);
-    let thumb = key
-        .public_jwk()
-        .thumbprint()
-        .map_err(|_| StoreError::InvalidInput("signing key"))?;
-    let kid = format!("auth-{}", &thumb[..16]);
-    let jwk = Jwk::ed25519(&key.public_bytes(), Some(kid.clone()));
-    let public_jwk = serde_json::to_string(&jwk).map_err(|_| StoreError::InvalidInput("jwk"))?;
-    Ok((seed, kid, public_jwk))
+/// A fresh Ed25519 signing key from the OS RNG, ready to be stored.
+struct GeneratedKey {
+    seed: Zeroizing<[u8; 32]>,
+    /// `auth-` and the first 16 characters of the RFC 7638 thumbprint.
+    kid: String,
+    public_jwk: String,
+}
+
+impl GeneratedKey {
+    fn new() -> Result<Self, StoreError> {
+        let seed = Zeroizing::new(random_bytes::<32>());
+        let key = SigningKey::from_seed(&seed);
+        let thumb = key
+            .public_jwk()
+            .thumbprint()
+            .map_err(|_| StoreError::InvalidInput("signing key"))?;
+        let kid = format!("auth-{}", &thumb[..16]);
+        let jwk = Jwk::ed25519(&key.public_bytes(), Some(kid.clone()));
+        let public_jwk =
+            serde_json::to_string(&jwk).map_err(|_| StoreError::InvalidInput("jwk"))?;
+        Ok(Self {
+            seed,
+            kid,
+            public_jwk,
+        })
+    }
+
+    fn as_new(&self) -> NewSigningKey<'_> {
+        NewSigningKey {
+            kid: &self.kid,
+            alg: "EdDSA",
+            private_seed: &self.seed[..],
+            public_jwk: &self.public_jwk,
+        }
+    }
 }
 
 /// A 256-bit random secret, base64url without padding (43 characters): request tokens,
