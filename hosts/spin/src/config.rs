@@ -2,8 +2,8 @@
 //!
 //! The default build reads them from the environment (`wasi:cli/environment`), which a
 //! bare `wasi:http` host sets directly (`wasmtime serve --env`, an embedding's
-//! `WasiCtxBuilder::env`). Built with the `spin-variables` feature (what `spin.toml`'s
-//! build command does), the component first asks Spin's variables interface for each one
+//! `WasiCtxBuilder::env`). Built with the `spin-variables` feature (part of `spin`, what
+//! `spin.toml`'s build command turns on), the component first asks Spin's variables interface for each one
 //! under its [`spin_name`] (`AAUTH_RESOURCE_ID` → `resource_id`), so operators set them as
 //! application variables, secrets included, and falls back to the environment. Spin does
 //! not expand `{{ variable }}` templates in a component's `environment`, hence the

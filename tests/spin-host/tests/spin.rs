@@ -793,7 +793,7 @@ async fn spin_variables_build_reads_spin_variables() {
     );
 
     let resp = bounded(
-        "autonomous flow, spin-variables build",
+        "autonomous flow, spin build",
         client(&agent).send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
     )
     .await
