@@ -7,7 +7,9 @@
 //! reuse an instance for several requests, in which case it saves the round trips; with one
 //! instance per request it starts empty), then, in the `spin-kv` build, the key-value store
 //! shared by all instances ([`crate::kv`]), whose entries are validated again when read.
-//! The egress policy is checked before either tier is consulted. Failures are not cached.
+//! The egress policy is checked before the key-value store is consulted, as before a
+//! fetch (the in-instance map only holds what this instance's policy let through).
+//! Failures are not cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -21,6 +23,7 @@ use spin_sdk::http::{EmptyBody, send};
 use crate::config::{Config, split_origin};
 use crate::egress;
 use crate::kv::{Kv, MAX_DOCUMENT};
+
 /// Most documents kept; the cache is cleared when it would grow beyond.
 const MAX_ENTRIES: usize = 256;
 
