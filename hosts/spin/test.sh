@@ -9,8 +9,8 @@ rustup target add wasm32-wasip2
 cargo fmt --check --manifest-path hosts/spin/Cargo.toml
 cargo fmt --check --manifest-path tests/spin-host/Cargo.toml
 cargo clippy --target wasm32-wasip2 --release --manifest-path hosts/spin/Cargo.toml -- -D warnings
-# The Spin build (spin.toml's build command) adds Spin's variables interface.
-cargo clippy --target wasm32-wasip2 --release --features spin-variables --manifest-path hosts/spin/Cargo.toml -- -D warnings
+# The Spin build (spin.toml's build command) adds Spin's variables and key-value interfaces.
+cargo clippy --target wasm32-wasip2 --release --features spin --manifest-path hosts/spin/Cargo.toml -- -D warnings
 cargo build --target wasm32-wasip2 --release --manifest-path hosts/spin/Cargo.toml
 ls -l "$CARGO_TARGET_DIR/wasm32-wasip2/release/aauth_spin.wasm"
 cargo test --release --lib --manifest-path hosts/spin/Cargo.toml

@@ -2,8 +2,8 @@
 //!
 //! The default build reads them from the environment (`wasi:cli/environment`), which a
 //! bare `wasi:http` host sets directly (`wasmtime serve --env`, an embedding's
-//! `WasiCtxBuilder::env`). Built with the `spin-variables` feature (what `spin.toml`'s
-//! build command does), the component first asks Spin's variables interface for each one
+//! `WasiCtxBuilder::env`). Built with the `spin-variables` feature (part of `spin`, what
+//! `spin.toml`'s build command turns on), the component first asks Spin's variables interface for each one
 //! under its [`spin_name`] (`AAUTH_RESOURCE_ID` → `resource_id`), so operators set them as
 //! application variables, secrets included, and falls back to the environment. Spin does
 //! not expand `{{ variable }}` templates in a component's `environment`, hence the
@@ -16,7 +16,7 @@ use aauth_core::{Jwks, ResourceMetadata, Signer, SigningKey};
 pub use aauth_http::Requirement;
 
 /// Every variable the configuration reads (and nothing else is read).
-pub const VARIABLES: [&str; 14] = [
+pub const VARIABLES: [&str; 15] = [
     "AAUTH_RESOURCE_ID",
     "AAUTH_CANONICAL_AUTHORITY",
     "AAUTH_AUTH_SERVERS",
@@ -31,6 +31,7 @@ pub const VARIABLES: [&str; 14] = [
     "AAUTH_BODY_LIMIT",
     "AAUTH_FETCH_TIMEOUT",
     "AAUTH_UPSTREAM_TIMEOUT",
+    "AAUTH_KV_STORE",
 ];
 
 /// The Spin variable name of an `AAUTH_*` variable: without the prefix, lower-cased.
@@ -71,7 +72,9 @@ pub struct Config {
     /// `AAUTH_EGRESS_ALLOW`: comma-separated `host` or `host:port` entries that key
     /// discovery may reach over plain `http` and on private or loopback addresses (dev).
     pub egress_allow: Vec<String>,
-    /// `AAUTH_CACHE_TTL`: seconds a fetched metadata document or JWKS is reused (300).
+    /// `AAUTH_CACHE_TTL`: seconds a fetched metadata document or JWKS is reused (300; at
+    /// most 86 400, the upper clamp key discovery applies elsewhere; 0 disables caching),
+    /// in the instance and in the key-value store alike.
     pub cache_ttl: u64,
     /// `AAUTH_RESOURCE_TOKEN_TTL`: resource-token lifetime in seconds (300).
     pub resource_token_ttl: u64,
@@ -86,6 +89,10 @@ pub struct Config {
     /// `AAUTH_UPSTREAM_TIMEOUT`: seconds the upstream may take to answer, body included
     /// (30); beyond, `504`.
     pub upstream_timeout: Duration,
+    /// `AAUTH_KV_STORE`: label of the Spin key-value store that caches fetched documents
+    /// (`default`; used by the `spin-kv` build, which needs the label in the component's
+    /// `key_value_stores`).
+    pub kv_store: String,
     /// The `/.well-known/aauth-resource` document, serialized once.
     pub metadata_json: Vec<u8>,
     /// The resource JWKS, serialized once.
@@ -180,6 +187,11 @@ impl Config {
             .ok_or(ConfigError("AAUTH_RESOURCE_KEY_SEED"))?;
         let kid = nonempty("AAUTH_RESOURCE_KEY_ID").unwrap_or_else(|| "resource-key-1".into());
         let signing_key = SigningKey::from_seed(&seed).with_kid(kid.trim());
+        let kv_store = nonempty("AAUTH_KV_STORE")
+            .map_or_else(|| "default".to_owned(), |s| s.trim().to_owned());
+        if kv_store.len() > 64 || !printable(&kv_store) {
+            return Err(ConfigError("AAUTH_KV_STORE"));
+        }
         let egress_allow = list(&get("AAUTH_EGRESS_ALLOW").unwrap_or_default())
             .map(str::to_ascii_lowercase)
             .collect();
@@ -210,7 +222,13 @@ impl Config {
             upstream,
             signing_key,
             egress_allow,
-            cache_ttl: num("AAUTH_CACHE_TTL", 300)?,
+            cache_ttl: num("AAUTH_CACHE_TTL", 300).and_then(|t| {
+                if t <= MAX_CACHE_TTL {
+                    Ok(t)
+                } else {
+                    Err(ConfigError("AAUTH_CACHE_TTL"))
+                }
+            })?,
             resource_token_ttl: num("AAUTH_RESOURCE_TOKEN_TTL", 300)?,
             leeway: num("AAUTH_LEEWAY", 0)?,
             body_limit: usize::try_from(num("AAUTH_BODY_LIMIT", 1024 * 1024)?)
@@ -222,6 +240,7 @@ impl Config {
                 num("AAUTH_UPSTREAM_TIMEOUT", 30)
                     .and_then(|t| positive(t, "AAUTH_UPSTREAM_TIMEOUT"))?,
             ),
+            kv_store,
             metadata_json,
             jwks_json,
         })
@@ -239,6 +258,10 @@ impl Config {
             )
     }
 }
+
+/// Longest `AAUTH_CACHE_TTL`: a day, the upper clamp `aauth-discovery` applies to a
+/// server's `max-age`.
+pub const MAX_CACHE_TTL: u64 = 24 * 60 * 60;
 
 /// A timeout of at least one second and at most an hour.
 fn positive(secs: u64, var: &'static str) -> Result<u64, ConfigError> {
@@ -337,6 +360,7 @@ mod tests {
             ("AAUTH_BODY_LIMIT", "1024"),
             ("AAUTH_FETCH_TIMEOUT", "2"),
             ("AAUTH_UPSTREAM_TIMEOUT", "10"),
+            ("AAUTH_KV_STORE", "aauth-keys"),
         ] {
             m.insert(k, v.to_owned());
         }
@@ -353,6 +377,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(cfg.fetch_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.kv_store, "aauth-keys");
         let listed: BTreeSet<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
         assert_eq!(seen.into_inner(), listed);
     }
@@ -404,7 +429,19 @@ mod tests {
             );
         }
         let build = component["build"]["command"].as_str().unwrap();
-        assert!(build.contains("--features spin-variables"), "{build}");
+        let words: Vec<&str> = build.split_whitespace().collect();
+        assert!(
+            words.windows(2).any(|w| w == ["--features", "spin"]),
+            "{build}"
+        );
+        // The key-value store the `spin-kv` build opens by default is granted.
+        let stores: Vec<&str> = component["key_value_stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(stores, ["default"]);
         // Key discovery only fetches https without the dev allow-list.
         for host in component["allowed_outbound_hosts"].as_array().unwrap() {
             assert!(host.as_str().unwrap().starts_with("https://"), "{host:?}");
@@ -419,5 +456,25 @@ mod tests {
         assert!(parse_routes("data=signature").is_none());
         assert!(parse_seed(&"0a".repeat(32)).is_some());
         assert!(parse_seed("zz").is_none());
+    }
+
+    #[test]
+    fn cache_ttl_and_store_label() {
+        let cfg = |k: &'static str, v: &str| {
+            let mut vars = full();
+            vars.insert(k, v.to_owned());
+            Config::from_lookup(|n| vars.get(n).cloned())
+        };
+        assert_eq!(cfg("AAUTH_CACHE_TTL", "86400").unwrap().cache_ttl, 86_400);
+        assert_eq!(cfg("AAUTH_CACHE_TTL", "0").unwrap().cache_ttl, 0);
+        assert_eq!(
+            cfg("AAUTH_CACHE_TTL", "86401").unwrap_err(),
+            ConfigError("AAUTH_CACHE_TTL")
+        );
+        assert_eq!(cfg("AAUTH_KV_STORE", "").unwrap().kv_store, "default");
+        assert_eq!(
+            cfg("AAUTH_KV_STORE", "bad\nlabel").unwrap_err(),
+            ConfigError("AAUTH_KV_STORE")
+        );
     }
 }

@@ -1,10 +1,15 @@
-//! Key discovery with Spin's outbound HTTP and an in-instance cache.
+//! Key discovery with Spin's outbound HTTP, an in-instance cache and Spin's key-value
+//! store.
 //!
 //! A [`KeyRequest`] names either a JWKS URL or a party's metadata document whose
-//! `jwks_uri` leads to the JWKS. Documents are cached per URL for the configured TTL in a
-//! `static` map: Spin (and a plain `wasi:http` host) may reuse an instance for several
-//! requests, in which case the cache saves the round trips; with one instance per request
-//! it simply starts empty. Failures are not cached.
+//! `jwks_uri` leads to the JWKS. Documents are cached per URL for the configured TTL in two
+//! tiers: a `static` map of validated results (Spin, and a plain `wasi:http` host, may
+//! reuse an instance for several requests, in which case it saves the round trips; with one
+//! instance per request it starts empty), then, in the `spin-kv` build, the key-value store
+//! shared by all instances ([`crate::kv`]), whose entries are validated again when read.
+//! The egress policy is checked before the key-value store is consulted, as before a
+//! fetch (the in-instance map only holds what this instance's policy let through).
+//! Failures are not cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -17,9 +22,8 @@ use spin_sdk::http::{EmptyBody, send};
 
 use crate::config::{Config, split_origin};
 use crate::egress;
+use crate::kv::{Kv, MAX_DOCUMENT};
 
-/// Largest metadata document or JWKS accepted.
-const MAX_DOCUMENT: usize = 64 * 1024;
 /// Most documents kept; the cache is cleared when it would grow beyond.
 const MAX_ENTRIES: usize = 256;
 
@@ -68,12 +72,12 @@ fn cached(url: &str, now: UnixTime) -> Option<Doc> {
     }
 }
 
-fn store(url: &str, doc: Doc, now: UnixTime, ttl: u64) {
+fn store(url: &str, doc: Doc, expiry: u64) {
     let mut c = cache();
     if c.len() >= MAX_ENTRIES {
         c.clear();
     }
-    c.insert(url.to_owned(), (now.as_secs().saturating_add(ttl), doc));
+    c.insert(url.to_owned(), (expiry, doc));
 }
 
 /// Resolves `req`, fetching and caching metadata and JWKS as needed.
@@ -85,6 +89,7 @@ pub async fn resolve(
     cfg: &Config,
     now: UnixTime,
 ) -> Result<ResolvedKey, KeyError> {
+    let mut kv = Kv::new(cfg);
     let jwks_url = match req.source {
         KeySource::Jwks(url) => url.to_owned(),
         KeySource::Metadata { id, well_known } => {
@@ -95,9 +100,11 @@ pub async fn resolve(
             match cached(&meta_url, now) {
                 Some(Doc::JwksUri(u)) => u,
                 _ => {
-                    let body = get(&meta_url, cfg).await?;
-                    let uri = jwks_uri(id, well_known, &meta_url, &body)?;
-                    store(&meta_url, Doc::JwksUri(uri.clone()), now, cfg.cache_ttl);
+                    let (uri, exp) = document(&meta_url, cfg, now, &mut kv, |body| {
+                        jwks_uri(id, well_known, &meta_url, body)
+                    })
+                    .await?;
+                    store(&meta_url, Doc::JwksUri(uri.clone()), exp);
                     uri
                 }
             }
@@ -107,9 +114,12 @@ pub async fn resolve(
     let jwks = match cached(&jwks_url, now) {
         Some(Doc::Jwks(j)) => j,
         _ => {
-            let body = get(&jwks_url, cfg).await?;
-            let jwks = Arc::new(Jwks::from_json(&body).map_err(|_| KeyError::Document)?);
-            store(&jwks_url, Doc::Jwks(Arc::clone(&jwks)), now, cfg.cache_ttl);
+            let (jwks, exp) = document(&jwks_url, cfg, now, &mut kv, |body| {
+                Jwks::from_json(body).map_err(|_| KeyError::Document)
+            })
+            .await?;
+            let jwks = Arc::new(jwks);
+            store(&jwks_url, Doc::Jwks(Arc::clone(&jwks)), exp);
             jwks
         }
     };
@@ -147,13 +157,30 @@ fn jwks_uri(id: &str, well_known: &str, meta_url: &str, body: &[u8]) -> Result<S
     Ok(uri.clone())
 }
 
-/// One egress-checked GET of a JSON document, bounded in size and in time (headers and
-/// body together within `cfg.fetch_timeout`).
-async fn get(url: &str, cfg: &Config) -> Result<Vec<u8>, KeyError> {
+/// The document at `url`, turned into a `T` by `check` (the validation every source must
+/// pass), and when it expires: from the key-value store when it holds a fresh entry that
+/// passes `check`, else fetched (one egress-checked GET, bounded in size and in time:
+/// headers and body together within `cfg.fetch_timeout`) and, once it passed, stored.
+async fn document<T>(
+    url: &str,
+    cfg: &Config,
+    now: UnixTime,
+    kv: &mut Kv<'_>,
+    check: impl Fn(&[u8]) -> Result<T, KeyError>,
+) -> Result<(T, u64), KeyError> {
     let uri = egress::check(url, &cfg.egress_allow).map_err(KeyError::Egress)?;
-    crate::within(cfg.fetch_timeout, fetch(uri))
+    if let Some((exp, body)) = kv.get(url, now).await
+        && let Ok(v) = check(&body)
+    {
+        return Ok((v, exp));
+    }
+    let body = crate::within(cfg.fetch_timeout, fetch(uri))
         .await
-        .unwrap_or(Err(KeyError::Timeout))
+        .unwrap_or(Err(KeyError::Timeout))?;
+    let v = check(&body)?;
+    let exp = now.as_secs().saturating_add(cfg.cache_ttl);
+    kv.put(url, exp, &body).await;
+    Ok((v, exp))
 }
 
 async fn fetch(uri: http::Uri) -> Result<Vec<u8>, KeyError> {

@@ -6,7 +6,8 @@
 //! Every request except the resource's own metadata (`/.well-known/aauth-resource`) and
 //! JWKS (`/jwks.json`) is verified with `aauth-core` (`hwk`, `jwks`, and `jwt` with an agent
 //! or auth token). Keys are discovered with Spin's outbound HTTP ([`keys`]), after an egress
-//! check ([`egress`]), and cached in the instance. A request that does not meet its path's
+//! check ([`egress`]), and cached in the instance and, built with the `spin-kv` feature, in
+//! Spin's key-value store across instances ([`kv`]). A request that does not meet its path's
 //! requirement gets an `Agent-Auth` challenge, with a resource token signed by the
 //! configured key when an auth token is needed. A verified request is forwarded to the
 //! configured upstream with the identity in `X-AAuth-*` headers, or answered by the
@@ -21,6 +22,7 @@
 pub mod config;
 pub mod egress;
 pub mod keys;
+pub mod kv;
 
 use core::future::Future;
 use core::pin::pin;

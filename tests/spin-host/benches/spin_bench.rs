@@ -8,6 +8,10 @@
 //! CARGO_TARGET_DIR=... cargo bench --manifest-path tests/spin-host/Cargo.toml --bench spin_bench
 //! ```
 //! `SPIN_BENCH_N` sets the warm sample count (default 500).
+//!
+//! The last row runs the `spin` build (what `spin.toml` builds) with the host's in-memory
+//! key-value store: the first request fills it, every later instance reads the agent's
+//! metadata and JWKS from it instead of fetching them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +20,7 @@ use aauth_agent::AgentServer;
 use aauth_core::httpsig::{SignOptions, sign_request};
 use aauth_core::signature_key::JwksRef;
 use aauth_core::{KeyScheme, RequestParts, Signer as _, SigningKey, UnixTime};
-use aauth_spin_host_tests::{call, runtime};
+use aauth_spin_host_tests::{KvBackend, Runtime, call, call_with, runtime, spin_runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use wasmtime_wasi_http::WasiBody;
@@ -78,6 +82,23 @@ fn aauth_http_headers(h: &mut http::HeaderMap, sig: &aauth_core::httpsig::Signat
 async fn timed(env: &[(String, String)], req: http::Request<WasiBody>, want: u16) -> Duration {
     let t = Instant::now();
     let resp = call(env, req).await.expect("call");
+    let d = t.elapsed();
+    assert_eq!(resp.status().as_u16(), want, "{:?}", resp.body());
+    d
+}
+
+/// [`timed`] with `rt`'s component and `kv` behind its key-value stores.
+async fn timed_kv(
+    rt: &Runtime,
+    kv: &Arc<KvBackend>,
+    env: &[(String, String)],
+    req: http::Request<WasiBody>,
+    want: u16,
+) -> Duration {
+    let t = Instant::now();
+    let resp = call_with(rt, env, Arc::default(), Arc::clone(kv), req)
+        .await
+        .expect("call");
     let d = t.elapsed();
     assert_eq!(resp.status().as_u16(), want, "{:?}", resp.body());
     d
@@ -158,4 +179,36 @@ async fn main() {
         j.push(timed(&env, signed("/data-jwks", &agent_key, &jwks), 200).await);
     }
     report("warm signed jwks → 200 (2 loopback fetches)", j);
+
+    // The `spin` build with a key-value store shared by its instances.
+    let spin_rt = tokio::task::block_in_place(spin_runtime);
+    let kv = KvBackend::new(&["default"]);
+    let first = timed_kv(
+        spin_rt,
+        &kv,
+        &env,
+        signed("/data-jwks", &agent_key, &jwks),
+        200,
+    )
+    .await;
+    println!("spin build, first jwks (fetch + KV fill):     {first:.3?}");
+    let mut k = Vec::with_capacity(n);
+    for _ in 0..n {
+        k.push(
+            timed_kv(
+                spin_rt,
+                &kv,
+                &env,
+                signed("/data-jwks", &agent_key, &jwks),
+                200,
+            )
+            .await,
+        );
+    }
+    report("warm signed jwks → 200 (spin build, from KV)", k);
+    println!(
+        "  key-value store: {} writes, {} reads found an entry",
+        kv.sets.load(std::sync::atomic::Ordering::SeqCst),
+        kv.found.load(std::sync::atomic::Ordering::SeqCst)
+    );
 }

@@ -4,13 +4,17 @@
 //! gets a fresh [`Store`] and instance, like Spin. The component's environment
 //! (`wasi:cli/environment`) carries its configuration, and its outbound HTTP goes through
 //! wasmtime-wasi-http's default client, so it can reach loopback servers in the test.
-//! The host also provides Spin's `spin:variables/variables@3.0.0` from a map, for the
-//! component's `spin-variables` build ([`spin_variables_runtime`], [`call_with`]).
+//! The host also provides Spin's `spin:variables/variables@3.0.0` from a map and Spin's
+//! `spin:key-value/key-value@3.0.0` from an in-memory [`KvBackend`] shared by every
+//! instance it is given to, for the component's `spin` build ([`spin_runtime`],
+//! [`call_with`]).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -20,7 +24,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{
+    Accessor, Component, FutureReader, Linker, Resource, ResourceTable, StreamReader,
+};
 use wasmtime::{AsContextMut, Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{Prepared, ProxyPre};
@@ -50,12 +56,226 @@ mod spin_variables {
 
 use spin_variables::spin::variables::variables as spin_vars;
 
+mod spin_key_value {
+    // Spin's key-value interface as spin-sdk 7 imports it (its `wit/deps/spin-key-value@3.0.0`).
+    wasmtime::component::bindgen!({
+        inline: "
+            package spin:key-value@3.0.0;
+            interface key-value {
+                resource store {
+                    open: static async func(label: string) -> result<store, error>;
+                    get: async func(key: string) -> result<option<list<u8>>, error>;
+                    set: async func(key: string, value: list<u8>) -> result<_, error>;
+                    delete: async func(key: string) -> result<_, error>;
+                    exists: async func(key: string) -> result<bool, error>;
+                    get-keys: async func() -> tuple<stream<string>, future<result<_, error>>>;
+                }
+                variant error {
+                    store-table-full,
+                    no-such-store,
+                    access-denied,
+                    other(string)
+                }
+            }
+            world host {
+                import key-value;
+            }
+        ",
+        imports: { default: async | trappable },
+        with: { "spin:key-value/key-value.store": super::KvStore },
+    });
+}
+
+use spin_key_value::spin::key_value::key_value as spin_kv;
+
+/// An in-memory key-value backend, shared by the instances it is given to (as a Spin
+/// store outlives its instances), with call counters.
+#[derive(Default)]
+pub struct KvBackend {
+    labels: Vec<String>,
+    data: Mutex<HashMap<(String, String), Vec<u8>>>,
+    /// Successful `open`s.
+    pub opens: AtomicUsize,
+    /// Refused `open`s (label not granted).
+    pub refused: AtomicUsize,
+    /// `get`s, and those that found a value.
+    pub gets: AtomicUsize,
+    /// `get`s that found a value.
+    pub found: AtomicUsize,
+    /// `set`s.
+    pub sets: AtomicUsize,
+}
+
+impl KvBackend {
+    /// A backend granting the stores `labels` (none: every `open` fails, as in a Spin
+    /// application whose component lists no `key_value_stores`).
+    pub fn new(labels: &[&str]) -> Arc<Self> {
+        Arc::new(Self {
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            ..Self::default()
+        })
+    }
+
+    /// The entries of store `label`, sorted by key.
+    ///
+    /// # Panics
+    /// When the map's lock is poisoned.
+    pub fn entries(&self, label: &str) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = self
+            .data
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((l, _), _)| l == label)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Writes `value` under `key` in store `label` (tests corrupt entries with it).
+    ///
+    /// # Panics
+    /// When the map's lock is poisoned.
+    pub fn insert(&self, label: &str, key: &str, value: Vec<u8>) {
+        self.data
+            .lock()
+            .unwrap()
+            .insert((label.to_owned(), key.to_owned()), value);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<u8>>> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An open store: its label in the instance's [`KvBackend`].
+pub struct KvStore {
+    label: String,
+}
+
+/// Marks where `spin:key-value` finds its data: the store's [`Host`].
+struct SpinKv;
+
+impl wasmtime::component::HasData for SpinKv {
+    type Data<'a> = &'a mut Host;
+}
+
+impl spin_kv::Host for &mut Host {}
+
+impl spin_kv::HostStore for &mut Host {
+    async fn drop(&mut self, rep: Resource<KvStore>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+/// The backend and the label of `store`.
+fn open_store<U>(
+    accessor: &Accessor<U, SpinKv>,
+    store: &Resource<KvStore>,
+) -> wasmtime::Result<(Arc<KvBackend>, String)> {
+    accessor.with(|mut view| {
+        let host = view.get();
+        let label = host.table.get(store)?.label.clone();
+        Ok((Arc::clone(&host.kv), label))
+    })
+}
+
+impl<U> spin_kv::HostStoreWithStore<U> for SpinKv {
+    async fn open(
+        accessor: &Accessor<U, Self>,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<KvStore>, spin_kv::Error>> {
+        accessor.with(|mut view| {
+            let host = view.get();
+            if !host.kv.labels.contains(&label) {
+                host.kv.refused.fetch_add(1, Ordering::SeqCst);
+                return Ok(Err(spin_kv::Error::NoSuchStore));
+            }
+            host.kv.opens.fetch_add(1, Ordering::SeqCst);
+            Ok(Ok(host.table.push(KvStore { label })?))
+        })
+    }
+
+    async fn get(
+        accessor: &Accessor<U, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
+        let (kv, label) = open_store(accessor, &store)?;
+        kv.gets.fetch_add(1, Ordering::SeqCst);
+        let v = kv.lock().get(&(label, key)).cloned();
+        if v.is_some() {
+            kv.found.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(Ok(v))
+    }
+
+    async fn set(
+        accessor: &Accessor<U, Self>,
+        store: Resource<KvStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
+        let (kv, label) = open_store(accessor, &store)?;
+        kv.sets.fetch_add(1, Ordering::SeqCst);
+        kv.lock().insert((label, key), value);
+        Ok(Ok(()))
+    }
+
+    async fn delete(
+        accessor: &Accessor<U, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
+        let (kv, label) = open_store(accessor, &store)?;
+        kv.lock().remove(&(label, key));
+        Ok(Ok(()))
+    }
+
+    async fn exists(
+        accessor: &Accessor<U, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
+        let (kv, label) = open_store(accessor, &store)?;
+        Ok(Ok(kv.lock().contains_key(&(label, key))))
+    }
+
+    async fn get_keys(
+        accessor: &Accessor<U, Self>,
+        store: Resource<KvStore>,
+    ) -> wasmtime::Result<(
+        StreamReader<String>,
+        FutureReader<Result<(), spin_kv::Error>>,
+    )> {
+        let (kv, label) = open_store(accessor, &store)?;
+        let keys: Vec<String> = kv
+            .lock()
+            .keys()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, k)| k.clone())
+            .collect();
+        accessor.with(|mut view| {
+            let stream = StreamReader::new(&mut view, keys)?;
+            let done = FutureReader::new(&mut view, async {
+                Ok::<_, wasmtime::Error>(Ok::<(), spin_kv::Error>(()))
+            })?;
+            Ok((stream, done))
+        })
+    }
+}
+
 /// Per-store host state.
 pub struct Host {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     vars: Arc<Vec<(String, String)>>,
+    kv: Arc<KvBackend>,
 }
 
 /// Marks where `spin:variables` finds its data: the store's [`Host`].
@@ -124,13 +344,14 @@ pub fn build_component() -> Result<PathBuf> {
     cargo_build(&[], None)
 }
 
-/// Builds the `spin-variables` variant (what `spin.toml` builds) into its own target
-/// directory, so it never overwrites the default component other tests load.
+/// Builds the `spin` variant (what `spin.toml` builds: Spin variables and the key-value
+/// cache) into its own target directory, so it never overwrites the default component
+/// other tests load.
 ///
 /// # Errors
 /// When cargo fails.
-pub fn build_spin_variables_component() -> Result<PathBuf> {
-    cargo_build(&["--features", "spin-variables"], Some("spin-variables"))
+pub fn build_spin_component() -> Result<PathBuf> {
+    cargo_build(&["--features", "spin"], Some("spin"))
 }
 
 fn cargo_build(extra: &[&str], subdir: Option<&str>) -> Result<PathBuf> {
@@ -166,16 +387,16 @@ pub fn runtime() -> &'static Runtime {
     RT.get_or_init(|| build_component().and_then(init).expect("component runtime"))
 }
 
-/// The process-wide runtime of the `spin-variables` build.
+/// The process-wide runtime of the `spin` build.
 ///
 /// # Panics
 /// When the component cannot be built or linked.
-pub fn spin_variables_runtime() -> &'static Runtime {
+pub fn spin_runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        build_spin_variables_component()
+        build_spin_component()
             .and_then(init)
-            .expect("spin-variables component runtime")
+            .expect("spin component runtime")
     })
 }
 
@@ -192,6 +413,7 @@ fn init(path: PathBuf) -> Result<Runtime> {
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     spin_vars::add_to_linker::<Host, SpinVars>(&mut linker, |h| h)?;
+    spin_kv::add_to_linker::<Host, SpinKv>(&mut linker, |h| h)?;
     let pre = ProxyPre::P3(wasmtime_wasi_http::p3::bindings::ServicePre::new(
         linker.instantiate_pre(&component)?,
     )?);
@@ -211,11 +433,11 @@ pub async fn call(
     env: &[(String, String)],
     req: http::Request<WasiBody>,
 ) -> Result<http::Response<Bytes>> {
-    call_with(runtime(), env, Arc::default(), req).await
+    call_with(runtime(), env, Arc::default(), Arc::default(), req).await
 }
 
 /// Handles one request with `rt`'s component in a fresh instance, with `env` as its
-/// environment and `vars` as its Spin variables.
+/// environment, `vars` as its Spin variables and `kv` behind its key-value stores.
 ///
 /// # Errors
 /// Instantiation failures and guest traps.
@@ -223,6 +445,7 @@ pub async fn call_with(
     rt: &Runtime,
     env: &[(String, String)],
     vars: Arc<Vec<(String, String)>>,
+    kv: Arc<KvBackend>,
     req: http::Request<WasiBody>,
 ) -> Result<http::Response<Bytes>> {
     let mut wasi = WasiCtxBuilder::new();
@@ -237,6 +460,7 @@ pub async fn call_with(
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             vars,
+            kv,
         },
     );
     let proxy = rt.pre.instantiate_async(&mut store).await?;
@@ -267,10 +491,11 @@ pub async fn call_with(
 /// # Errors
 /// When the port cannot be bound.
 pub async fn serve(env: Vec<(String, String)>, listener: TcpListener) -> Result<SocketAddr> {
-    serve_with(runtime(), env, Vec::new(), listener).await
+    serve_with(runtime(), env, Vec::new(), KvBackend::new(&[]), listener).await
 }
 
-/// Serves `rt`'s component with `env` and Spin variables `vars`; returns the address.
+/// Serves `rt`'s component with `env`, Spin variables `vars` and key-value backend `kv`
+/// (shared by all its instances); returns the address.
 ///
 /// # Errors
 /// When the port cannot be bound.
@@ -278,6 +503,7 @@ pub async fn serve_with(
     rt: &'static Runtime,
     env: Vec<(String, String)>,
     vars: Vec<(String, String)>,
+    kv: Arc<KvBackend>,
     listener: TcpListener,
 ) -> Result<SocketAddr> {
     let addr = listener.local_addr()?;
@@ -290,14 +516,16 @@ pub async fn serve_with(
             };
             let env = Arc::clone(&env);
             let vars = Arc::clone(&vars);
+            let kv = Arc::clone(&kv);
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let env = Arc::clone(&env);
                     let vars = Arc::clone(&vars);
+                    let kv = Arc::clone(&kv);
                     async move {
                         let req =
                             req.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
-                        let resp = match call_with(rt, &env, vars, req).await {
+                        let resp = match call_with(rt, &env, vars, kv, req).await {
                             Ok(r) => r.map(Full::new),
                             Err(e) => {
                                 eprintln!("host error: {e:#}");

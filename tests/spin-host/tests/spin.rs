@@ -20,7 +20,7 @@ use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
-use aauth_spin_host_tests::{runtime, serve, serve_with, spin_variables_runtime};
+use aauth_spin_host_tests::{KvBackend, runtime, serve, serve_with, spin_runtime};
 use axum::Router;
 use axum::routing::get;
 use serde_json::Value;
@@ -741,13 +741,13 @@ async fn python_reference_agent_autonomous() {
     assert_eq!(b["agent"], Value::Null);
 }
 
-/// The `spin-variables` build (what `spin.toml` builds) takes its configuration from
-/// Spin's variables interface, which this host serves from a map as Spin does from
-/// application variables; a variable Spin does not define falls back to the environment.
+/// The `spin` build (what `spin.toml` builds) takes its configuration from Spin's
+/// variables interface, which this host serves from a map as Spin does from application
+/// variables; a variable Spin does not define falls back to the environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spin_variables_build_reads_spin_variables() {
     init_tls();
-    let rt = tokio::task::block_in_place(spin_variables_runtime);
+    let rt = tokio::task::block_in_place(spin_runtime);
     let dir = tempfile::tempdir().unwrap();
     let issuer = start_issuer(&dir).await;
     let agent = start_agent(14).await;
@@ -770,7 +770,9 @@ async fn spin_variables_build_reads_spin_variables() {
         "AAUTH_RESOURCE_KEY_ID".to_owned(),
         "key-from-env".to_owned(),
     )];
-    serve_with(rt, env, vars, l).await.unwrap();
+    serve_with(rt, env, vars, KvBackend::new(&["default"]), l)
+        .await
+        .unwrap();
 
     let meta: Value = reqwest::get(format!("{resource}/.well-known/aauth-resource"))
         .await
@@ -791,7 +793,7 @@ async fn spin_variables_build_reads_spin_variables() {
     );
 
     let resp = bounded(
-        "autonomous flow, spin-variables build",
+        "autonomous flow, spin build",
         client(&agent).send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
     )
     .await
@@ -800,4 +802,155 @@ async fn spin_variables_build_reads_spin_variables() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["token_type"], "auth+jwt");
     assert_eq!(v["scope"], "data.read");
+}
+
+// ---- the key-value cache of the `spin` build ---------------------------------------------
+
+/// Starts the `spin` build configured through the environment only (every Spin variable
+/// undefined), with `kv` behind its key-value stores; returns its base URL.
+async fn start_spin_resource(agent: &Agent, kv: Arc<KvBackend>) -> String {
+    let rt = tokio::task::block_in_place(spin_runtime);
+    let (l, id) = bind().await;
+    let env = [
+        ("AAUTH_RESOURCE_ID", id.as_str()),
+        ("AAUTH_AUTH_SERVERS", "http://127.0.0.1:1"),
+        ("AAUTH_ROUTES", ROUTES),
+        ("AAUTH_RESOURCE_KEY_SEED", SEED),
+        ("AAUTH_EGRESS_ALLOW", &authority(&agent.id)),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    serve_with(rt, env, Vec::new(), kv, l).await.unwrap();
+    id
+}
+
+/// One `jwks`-scheme request (the agent's metadata and JWKS are needed) to `/data-jwks`.
+async fn jwks_request(agent: &Agent, resource: &str) -> (u16, Value) {
+    let resp = bounded(
+        "jwks request",
+        client(agent).send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
+    )
+    .await
+    .unwrap();
+    body(resp).await
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The expiry of a stored entry (`aauth-spin-kv 1\n<expiry>\n<url>\n<document>`, see
+/// hosts/spin/src/kv.rs), and the entry with its expiry replaced.
+fn expiry(value: &[u8]) -> u64 {
+    let mut lines = value.splitn(3, |b| *b == b'\n');
+    assert_eq!(lines.next(), Some(&b"aauth-spin-kv 1"[..]));
+    std::str::from_utf8(lines.next().unwrap())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn with_expiry(value: &[u8], exp: u64) -> Vec<u8> {
+    let mut lines = value.splitn(3, |b| *b == b'\n');
+    let magic = lines.next().unwrap();
+    let _old = lines.next().unwrap();
+    let rest = lines.next().unwrap();
+    [magic, b"\n", exp.to_string().as_bytes(), b"\n", rest].concat()
+}
+
+/// With a fresh instance per request, the `spin` build's key-value cache carries the
+/// agent's metadata and JWKS from one instance to the next: the second request makes no
+/// fetch. Expired entries, entries that claim to outlive the TTL, and corrupt or
+/// oversized ones are not used: the document is fetched again and the entry rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_kv_caches_keys_across_instances() {
+    init_tls();
+    let agent = start_agent(15).await;
+    let kv = KvBackend::new(&["default"]);
+    let resource = start_spin_resource(&agent, Arc::clone(&kv)).await;
+    let fetches = || agent.hits.load(Ordering::SeqCst);
+
+    // First request: metadata + JWKS fetched, both stored.
+    let (s, v) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["scheme"], "jwks");
+    assert_eq!(v["agent"], agent.id.as_str());
+    assert_eq!(fetches(), 2);
+    let entries = kv.entries("default");
+    assert_eq!(entries.len(), 2, "metadata and JWKS stored");
+    assert_eq!(kv.sets.load(Ordering::SeqCst), 2);
+    let now = unix_now();
+    for (_, value) in &entries {
+        let exp = expiry(value);
+        assert!(exp > now && exp <= now + 300 + 1, "expiry {exp}, now {now}");
+    }
+
+    // Second request, another fresh instance: no fetch at all, both documents from KV.
+    let (s, v) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), 2, "the second request must not fetch keys");
+    assert_eq!(kv.found.load(Ordering::SeqCst), 2);
+    assert_eq!(kv.sets.load(Ordering::SeqCst), 2);
+
+    // Past their expiry: fetched again, and the entries rewritten with a fresh expiry.
+    let now = unix_now();
+    for (key, value) in &entries {
+        kv.insert("default", key, with_expiry(value, now - 1));
+    }
+    let (s, v) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), 4, "expired entries are refetched");
+    for (_, value) in kv.entries("default") {
+        assert!(expiry(&value) > now);
+    }
+
+    // An expiry beyond now + AAUTH_CACHE_TTL (300 s) is not trusted either.
+    for (key, value) in kv.entries("default") {
+        kv.insert("default", &key, with_expiry(&value, now + 100_000));
+    }
+    let (s, v) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), 6, "an entry outliving the TTL is refetched");
+
+    // Corrupt and oversized entries are ignored and overwritten.
+    let [(meta_key, _), (jwks_key, jwks_value)] =
+        <[_; 2]>::try_from(kv.entries("default")).unwrap();
+    kv.insert("default", &meta_key, b"not an entry".to_vec());
+    let mut oversized = jwks_value.clone();
+    oversized.extend(std::iter::repeat_n(b' ', 200 * 1024));
+    kv.insert("default", &jwks_key, oversized);
+    let (s, v) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), 8, "corrupt entries are refetched");
+    for (_, value) in kv.entries("default") {
+        assert!(value.len() < 64 * 1024, "rewritten: {} bytes", value.len());
+        assert!(expiry(&value) > now);
+    }
+    let (s, _) = jwks_request(&agent, &resource).await;
+    assert_eq!(s, 200);
+    assert_eq!(fetches(), 8, "served from the rewritten entries");
+}
+
+/// The `spin` build in a runtime that grants it no key-value store (`open` fails, as in an
+/// application without `key_value_stores`): requests still succeed, each instance
+/// fetching for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_build_without_a_store_still_serves() {
+    init_tls();
+    let agent = start_agent(16).await;
+    let kv = KvBackend::new(&[]);
+    let resource = start_spin_resource(&agent, Arc::clone(&kv)).await;
+    for round in 1..=2 {
+        let (s, v) = jwks_request(&agent, &resource).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["scheme"], "jwks");
+        assert_eq!(agent.hits.load(Ordering::SeqCst), 2 * round);
+    }
+    assert!(kv.refused.load(Ordering::SeqCst) >= 2);
+    assert_eq!(kv.opens.load(Ordering::SeqCst), 0);
+    assert!(kv.entries("default").is_empty());
 }
