@@ -432,8 +432,9 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
         let _ = writeln!(
             w,
             "Counted by a counting global allocator (`aauth-bench mem`): **{:.0} bytes of heap \
-             per remembered token** (token cache entry: verified claims, `cnf` key parsed and \
-             as JWK, thumbprint, map and queue slots; over {} auth tokens), **{:.0} bytes per \
+             per remembered token** (token cache entry: verified claims with the `cnf` JWK, \
+             the `cnf` key parsed, thumbprint, map and queue slots; over {} auth tokens), \
+             **{:.0} bytes per \
              cached key set** ({}; discovery cache entry, over {} sets).\n",
             m["token_cache_bytes_per_token"]
                 .as_f64()
