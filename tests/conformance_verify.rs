@@ -129,6 +129,15 @@ fn reference_auth_token_request_verifies_with_claims() {
     assert_eq!(t.scope.as_deref(), Some("data.read data.write"));
     assert_eq!(v.agent(), Some(AGENT));
     assert_eq!(r.asked.borrow().as_slice(), [format!("{AUTH} AuthToken")]);
+    // scheme=jwt: the signer is the token's cnf.jwk; its thumbprint is computed on demand.
+    assert_eq!(v.signer_jwk(), &t.cnf.jwk);
+    let jkt = t.cnf.jwk.thumbprint().unwrap();
+    assert_eq!(v.signer_thumbprint(), jkt);
+    assert_eq!(
+        v.clone().signer_thumbprint(),
+        jkt,
+        "a clone before or after first use"
+    );
 }
 
 #[test]

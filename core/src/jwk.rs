@@ -78,6 +78,22 @@ impl Jwk {
         self.private
     }
 
+    /// A JWK with no members (`kty` empty): usable as a `static`.
+    pub(crate) const fn empty() -> Self {
+        Self {
+            kty: String::new(),
+            crv: None,
+            x: None,
+            y: None,
+            n: None,
+            e: None,
+            kid: None,
+            alg: None,
+            use_: None,
+            private: false,
+        }
+    }
+
     /// The RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order,
     /// base64url without padding. `kid`, `alg` and `use` are not part of it.
     ///
@@ -99,19 +115,7 @@ impl Jwk {
     /// # Errors
     /// As [`Jwk::thumbprint`].
     pub fn thumbprint_sha256(&self) -> Result<[u8; 32], KeyError> {
-        fn req<'a>(v: &'a Option<String>, name: &'static str) -> Result<&'a str, KeyError> {
-            v.as_deref().ok_or(KeyError::InvalidMember(name))
-        }
-        let mut members: Vec<(&str, &str)> = match self.kty.as_str() {
-            "OKP" => alloc::vec![("crv", req(&self.crv, "crv")?), ("x", req(&self.x, "x")?)],
-            "EC" => alloc::vec![
-                ("crv", req(&self.crv, "crv")?),
-                ("x", req(&self.x, "x")?),
-                ("y", req(&self.y, "y")?),
-            ],
-            "RSA" => alloc::vec![("e", req(&self.e, "e")?), ("n", req(&self.n, "n")?)],
-            _ => return Err(KeyError::UnsupportedKeyType),
-        };
+        let mut members: Vec<(&str, &str)> = self.thumbprint_members()?.to_vec();
         members.push(("kty", self.kty.as_str()));
         members.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut json = String::with_capacity(128);
@@ -128,6 +132,27 @@ impl Jwk {
         }
         json.push('}');
         Ok(Sha256::digest(json.as_bytes()).into())
+    }
+
+    /// The members RFC 7638 §3.2 hashes for this key type, before `kty` is added: the
+    /// check [`Jwk::thumbprint`] makes before hashing, on its own (a verifier runs it
+    /// eagerly and hashes only when the thumbprint is asked for).
+    pub(crate) fn thumbprint_members(&self) -> Result<ThumbprintMembers<'_>, KeyError> {
+        fn req<'a>(v: &'a Option<String>, name: &'static str) -> Result<&'a str, KeyError> {
+            v.as_deref().ok_or(KeyError::InvalidMember(name))
+        }
+        Ok(match self.kty.as_str() {
+            "OKP" => {
+                ThumbprintMembers::Two([("crv", req(&self.crv, "crv")?), ("x", req(&self.x, "x")?)])
+            }
+            "EC" => ThumbprintMembers::Three([
+                ("crv", req(&self.crv, "crv")?),
+                ("x", req(&self.x, "x")?),
+                ("y", req(&self.y, "y")?),
+            ]),
+            "RSA" => ThumbprintMembers::Two([("e", req(&self.e, "e")?), ("n", req(&self.n, "n")?)]),
+            _ => return Err(KeyError::UnsupportedKeyType),
+        })
     }
 
     /// Parses this JWK into a verification key.
@@ -239,6 +264,21 @@ impl Jwks {
     /// [`SelectError`] when the kid is unknown or ambiguous or the key is unusable.
     pub fn select(&self, kid: Option<&str>) -> Result<PublicKey, SelectError> {
         self.find(kid)?.to_public_key().map_err(SelectError::Key)
+    }
+}
+
+/// The required members of a key type (RFC 7638 §3.2), without `kty`.
+pub(crate) enum ThumbprintMembers<'a> {
+    Two([(&'static str, &'a str); 2]),
+    Three([(&'static str, &'a str); 3]),
+}
+
+impl<'a> ThumbprintMembers<'a> {
+    fn to_vec(&self) -> Vec<(&'static str, &'a str)> {
+        match self {
+            Self::Two(m) => m.to_vec(),
+            Self::Three(m) => m.to_vec(),
+        }
     }
 }
 

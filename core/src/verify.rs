@@ -49,6 +49,7 @@ use crate::time::UnixTime;
 use crate::token::{
     AgentClaims, AuthClaims, TokenError, TokenType, UnverifiedToken, Validation, Verified,
 };
+use once_cell::race::OnceBox;
 use sha2::{Digest as _, Sha256};
 
 /// Where a key set is published.
@@ -204,12 +205,31 @@ pub enum Identity {
     },
 }
 
+/// The key that signed: `own` for `hwk` and `scheme=jwks`, else the `cnf.jwk` of the
+/// verified token in `identity`. `finish` always pairs a token identity with `None` and the
+/// others with `Some`; the empty JWK of the last arm is never returned.
+fn signer_jwk<'a>(own: Option<&'a Jwk>, identity: &'a Identity) -> &'a Jwk {
+    match (own, identity) {
+        (Some(jwk), _) => jwk,
+        (None, Identity::Authorized { token }) => &token.cnf.jwk,
+        (None, Identity::Delegate { token }) => &token.cnf.jwk,
+        (None, _) => &NO_KEY,
+    }
+}
+
+static NO_KEY: Jwk = Jwk::empty();
+
 /// The outcome of a successful verification.
 #[derive(Clone, Debug)]
 pub struct VerifiedRequest {
     identity: Identity,
-    signer: Jwk,
-    thumbprint: String,
+    /// The signing key's JWK; `None` for `scheme=jwt`, where it is the token's
+    /// `cnf.jwk`, kept once in `identity` rather than copied.
+    signer: Option<Jwk>,
+    /// Computed on first use: most requests never need it (a resource asks for it only
+    /// to mint a resource token or key a `Nonce`), and hashing it eagerly was about 1 %
+    /// of a `scheme=jwt` verification. A race-tolerant cell keeps the type `Sync`.
+    thumbprint: OnceBox<String>,
     label: String,
     created: Option<u64>,
 }
@@ -249,12 +269,15 @@ impl VerifiedRequest {
 
     /// The JWK of the key that signed the request.
     pub fn signer_jwk(&self) -> &Jwk {
-        &self.signer
+        signer_jwk(self.signer.as_ref(), &self.identity)
     }
 
     /// RFC 7638 thumbprint of the signing key: the `agent_jkt` of a resource token.
     pub fn signer_thumbprint(&self) -> &str {
-        &self.thumbprint
+        self.thumbprint.get_or_init(|| {
+            // `finish` checked the members the thumbprint needs, so this cannot fail.
+            Box::new(self.signer_jwk().thumbprint().unwrap_or_default())
+        })
     }
 
     /// The signature label.
@@ -540,8 +563,8 @@ impl<'a> PendingRequest<'a> {
         self.signed.verify(req, &cached.key, policy)?;
         Ok(VerifiedRequest {
             identity: cached.identity.clone(),
-            signer: cached.cnf.clone(),
-            thumbprint: cached.thumbprint.clone(),
+            signer: None,
+            thumbprint: OnceBox::with_value(Box::new(cached.thumbprint.clone())),
             label: self.signed.label().into(),
             created: self.signed.params().created,
         })
@@ -561,7 +584,7 @@ impl<'a> PendingRequest<'a> {
             KeyScheme::Hwk(jwk) => {
                 let key = jwk.to_public_key().map_err(VerifyError::Key)?;
                 self.signed.verify(req, &key, policy)?;
-                (Identity::Pseudonymous, jwk.clone())
+                (Identity::Pseudonymous, Some(jwk.clone()))
             }
             KeyScheme::Jwks(r) => {
                 let resolved = resolved.ok_or(VerifyError::KeyUnavailable)?;
@@ -570,35 +593,39 @@ impl<'a> PendingRequest<'a> {
                     JwksRef::Id { id, .. } => id.clone(),
                     JwksRef::Url { jwks, .. } => jwks.clone(),
                 };
-                (Identity::Agent { agent }, resolved.jwk.clone())
+                (Identity::Agent { agent }, Some(resolved.jwk.clone()))
             }
             KeyScheme::Jwt { .. } => {
                 let token = self.token.as_ref().ok_or(VerifyError::UnsupportedScheme)?;
                 let issuer_key = resolved.ok_or(VerifyError::KeyUnavailable)?;
-                let (identity, cnf) = match token.token_type() {
+                let identity = match token.token_type() {
                     Some(TokenType::Auth) => {
                         let v = auth_validation(tokens);
                         let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
-                        let cnf = t.cnf.jwk.clone();
-                        (Identity::Authorized { token: Box::new(t) }, cnf)
+                        Identity::Authorized { token: Box::new(t) }
                     }
                     _ => {
                         let v = agent_validation(tokens);
                         let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
-                        let cnf = t.cnf.jwk.clone();
-                        (Identity::Delegate { token: Box::new(t) }, cnf)
+                        Identity::Delegate { token: Box::new(t) }
                     }
                 };
+                // The signer is the token's `cnf.jwk`, kept once inside the identity.
+                let cnf = signer_jwk(None, &identity);
                 let key = cnf.to_public_key().map_err(VerifyError::Key)?;
                 self.signed.verify(req, &key, policy)?;
                 cnf_key = Some(key);
-                (identity, cnf)
+                (identity, None)
             }
             KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
         };
-        let thumbprint = signer.thumbprint().map_err(VerifyError::Key)?;
+        // What the thumbprint needs is checked now (same error as hashing it would give);
+        // the hash itself waits until asked for, or the token is remembered.
+        let signer_key = signer_jwk(signer.as_ref(), &identity);
+        signer_key.thumbprint_members().map_err(VerifyError::Key)?;
         // Hashing the token costs about 3 % of a verification: only when it is remembered.
         let digest = if remember { self.token_digest() } else { None };
+        let thumbprint = OnceBox::new();
         let remembered = match (cnf_key, digest) {
             (Some(key), Some(digest)) => {
                 let exp = match &identity {
@@ -606,12 +633,13 @@ impl<'a> PendingRequest<'a> {
                     Identity::Delegate { token } => token.exp,
                     _ => 0,
                 };
+                let jkt = signer_key.thumbprint().map_err(VerifyError::Key)?;
+                let _ = thumbprint.set(Box::new(jkt.clone()));
                 Some(ValidatedToken {
                     digest,
                     identity: identity.clone(),
-                    cnf: signer.clone(),
                     key,
-                    thumbprint: thumbprint.clone(),
+                    thumbprint: jkt,
                     exp: UnixTime::from_secs(exp),
                 })
             }
@@ -665,7 +693,6 @@ impl TokenDigest {
 pub struct ValidatedToken {
     digest: TokenDigest,
     identity: Identity,
-    cnf: Jwk,
     key: PublicKey,
     thumbprint: String,
     exp: UnixTime,

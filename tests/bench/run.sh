@@ -5,7 +5,7 @@
 #   BENCH_CONCURRENCY=16   client connections
 #   BENCH_LONG_ROUNDS=6    rounds of the long bounded run
 #   AAUTH_PYREF=../shared/interop/python-ref   the Python reference checkout (skipped if absent)
-#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e python wasm); the report
+#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e token python wasm); the report
 #                              then uses what an earlier run left for them in $OUT
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -29,7 +29,7 @@ BIN="$CARGO_TARGET_DIR/release/aauth-bench"
 # A step that runs first drops its earlier result (a failed step is then reported as not
 # run); a skipped step's earlier result stays and is reported.
 skip core || rm -f "$OUT/callgrind.json"
-for s in e2e mem python; do skip $s || rm -f "$OUT/$s.json"; done
+for s in e2e token mem python; do skip $s || rm -f "$OUT/$s.json"; done
 skip wasm || rm -f "$OUT"/wasm-*.json
 
 if ! skip core; then
@@ -68,6 +68,10 @@ fi
 if ! skip e2e; then
   SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
   run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" > "$OUT/e2e.json"
+fi
+if ! skip token; then
+  SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
+  run "${PIN1[@]}" "$BIN" token --seconds "$SECS" --concurrency "$CONC" "${SERVER_CPU[@]}" > "$OUT/token.json"
 fi
 if ! skip wasm; then
   run bash tests/bench/wasm.sh "$OUT/wasm.json"

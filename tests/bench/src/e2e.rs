@@ -147,16 +147,19 @@ fn prepare(server: &Server, tokens: usize, count: usize) -> Result<Vec<Signed>, 
 }
 
 /// A `serve` child process.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     stdin: Option<ChildStdin>,
-    addr: SocketAddr,
-    resource: String,
-    auth: String,
+    /// The server under load: the resource, or the auth server in mode `issuer`.
+    pub(crate) addr: SocketAddr,
+    pub(crate) resource: String,
+    pub(crate) auth: String,
+    /// Everything the child announced (mode `issuer` adds `agent`).
+    pub(crate) info: Value,
 }
 
 impl Server {
-    async fn start(mode: &str, cpu: Option<u32>) -> Result<Self, Error> {
+    pub(crate) async fn start(mode: &str, cpu: Option<u32>) -> Result<Self, Error> {
         let exe = std::env::current_exe()?;
         let mut cmd = if let Some(cpu) = cpu {
             let mut c = Command::new("taskset");
@@ -181,18 +184,20 @@ impl Server {
         let v: Value = serde_json::from_str(&line)?;
         let resource = v["resource"].as_str().ok_or("no resource URL")?.to_owned();
         let auth = v["auth"].as_str().ok_or("no auth URL")?.to_owned();
-        let addr = resource.trim_start_matches("http://").parse()?;
+        let target = if mode == "issuer" { &auth } else { &resource };
+        let addr = target.trim_start_matches("http://").parse()?;
         Ok(Self {
             stdin: child.stdin.take(),
             child,
             addr,
             resource,
             auth,
+            info: v,
         })
     }
 
     /// `GET /stats`.
-    async fn stats(&self) -> Result<Value, Error> {
+    pub(crate) async fn stats(&self) -> Result<Value, Error> {
         let stream = TcpStream::connect(self.addr).await?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -210,7 +215,7 @@ impl Server {
     }
 
     /// Closes the child's standard input (its signal to exit) and waits for it.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         drop(self.stdin.take());
         if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
             .await

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -114,9 +114,11 @@ async fn worker(
             return out;
         }
         let signed = &requests[(i % requests.len() as u64) as usize];
-        let mut req = http::Request::get(signed.target.as_str())
-            .body(Empty::<Bytes>::new())
-            .expect("a GET with an origin-form target always builds");
+        let mut req = http::Request::builder()
+            .method(signed.method.clone())
+            .uri(signed.target.as_str())
+            .body(Full::<Bytes>::new(signed.body.clone()))
+            .expect("a request with an origin-form target always builds");
         let headers = req.headers_mut();
         headers.insert(http::header::HOST, host.clone());
         for (n, v) in &signed.headers {

@@ -1,13 +1,18 @@
 //! `aauth-bench`: the measurements behind `tests/bench/REPORT.md`. Run them all with
 //! `bash tests/bench/run.sh`; the subcommands are its building blocks:
 //!
-//! - `serve --mode plain|aauth|aauth-nocache`: an axum resource on loopback (`GET /data`)
-//!   without the AAuth layer, with it, or with it and the verified-token cache off, plus an
-//!   in-process auth server publishing its metadata and JWKS. Prints its URLs as one JSON
-//!   line and exits when its standard input closes.
+//! - `serve --mode plain|aauth|aauth-nocache|issuer`: an axum resource on loopback
+//!   (`GET /data`) without the AAuth layer, with it, or with it and the verified-token cache
+//!   off, plus an in-process auth server publishing its metadata and JWKS; or (`issuer`)
+//!   the real auth server with the agent and resource it needs. Prints its URLs as one
+//!   JSON line and exits when its standard input closes.
 //! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N]`: starts
 //!   each `serve` mode as a child process (pinned to CPU N with `taskset` when given),
 //!   drives it from this process with a bounded load, and prints one JSON document.
+//! - `token [--seconds S] [--concurrency C] [--requests N] [--server-cpu N]`: the auth
+//!   server's `POST /agent/token` (autonomous `request_type=auth`) in a child
+//!   `serve --mode issuer` process (`aauth-issuer` on a temporary SQLite file), driven
+//!   with a bounded load; prints one JSON document.
 //! - `mem`: heap bytes per remembered token and per cached key set, counted by this
 //!   binary's allocator.
 //! - `report DIR`: renders `DIR/*.json` into `DIR/report.md` and `DIR/throughput.svg`.
@@ -21,6 +26,7 @@ mod load;
 mod mem;
 mod report;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -54,12 +60,21 @@ fn main() -> ExitCode {
                 .position(|a| a == "--server-cpu")
                 .and_then(|i| args.get(i + 1)?.parse().ok()),
         }),
+        Some("token") => token::run(&token::Plan {
+            seconds: flag("--seconds", 5),
+            concurrency: flag("--concurrency", 16) as usize,
+            max_requests: flag("--requests", u64::MAX),
+            server_cpu: args
+                .iter()
+                .position(|a| a == "--server-cpu")
+                .and_then(|i| args.get(i + 1)?.parse().ok()),
+        }),
         Some("mem") => mem::run(),
         Some("report") => match args.get(1) {
             Some(dir) => report::run(dir.as_ref()),
             None => Err("usage: aauth-bench report DIR".into()),
         },
-        _ => Err("usage: aauth-bench serve|e2e|mem|report (see tests/bench/run.sh)".into()),
+        _ => Err("usage: aauth-bench serve|e2e|token|mem|report (see tests/bench/run.sh)".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 //!
 //! Inputs: `env.json` (machine, versions, commands; written by `run.sh`), criterion's
 //! `DIR/../criterion/*/*/new/estimates.json`, `e2e.json`, `mem.json`, `python.json`
-//! (`tools/bench.py` of the Python reference), `wasm-{native,node,wasmtime}.json`.
+//! (`tools/bench.py` of the Python reference), `token.json`, `wasm-{native,node,wasmtime}.json`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -29,6 +29,7 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
     };
     let env = read("env.json").unwrap_or(Value::Null);
     let e2e = read("e2e.json");
+    let token = read("token.json");
     let mem = read("mem.json");
     let py = read("python.json");
     let wasm = {
@@ -334,6 +335,45 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
         }
     }
 
+    // ---- token endpoint ----------------------------------------------------------------
+    let _ = writeln!(w, "\n## Auth server token endpoint (loopback HTTP/1.1)\n");
+    match &token {
+        Some(t) => {
+            let plan = &t["plan"];
+            let l = &t["load"];
+            let _ = writeln!(
+                w,
+                "`POST /agent/token`, `request_type=auth` with a resource token for \
+                 `data.read`, granted autonomously (no consent): request signature \
+                 (`scheme=jwks`, `Content-Digest` covered) and resource token verified, an \
+                 auth token signed, a refresh token written. Server: `aauth-issuer`, one \
+                 process, Tokio current-thread runtime{}; store: {}. Client: {} keep-alive \
+                 connections, {} s after a 0.5 s warm-up. Signatures: {}.\n",
+                match plan["server_cpu"].as_u64() {
+                    Some(c) => format!(", pinned to CPU {c}, the client on another CPU"),
+                    None => " (not pinned: fewer than 2 CPUs or no taskset)".into(),
+                },
+                s(&plan["store"]),
+                s(&plan["concurrency"]),
+                s(&plan["seconds"]),
+                s(&plan["signatures"]),
+            );
+            let _ = writeln!(w, "| server | requests/s | p50 | p99 | errors |");
+            let _ = writeln!(w, "|---|---:|---:|---:|---:|");
+            let _ = writeln!(
+                w,
+                "| aauth-issuer, autonomous `request_type=auth` | {} | {} µs | {} µs | {} |",
+                s(&l["req_per_s"]),
+                s(&l["p50_us"]),
+                s(&l["p99_us"]),
+                s(&l["errors"]),
+            );
+        }
+        None => {
+            let _ = writeln!(w, "Token endpoint: not run.");
+        }
+    }
+
     // ---- wasm --------------------------------------------------------------------------
     let _ = writeln!(w, "\n## Verify inside wasm\n");
     match &wasm {
@@ -392,8 +432,9 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
         let _ = writeln!(
             w,
             "Counted by a counting global allocator (`aauth-bench mem`): **{:.0} bytes of heap \
-             per remembered token** (token cache entry: verified claims, `cnf` key parsed and \
-             as JWK, thumbprint, map and queue slots; over {} auth tokens), **{:.0} bytes per \
+             per remembered token** (token cache entry: verified claims with the `cnf` JWK, \
+             the `cnf` key parsed, thumbprint, map and queue slots; over {} auth tokens), \
+             **{:.0} bytes per \
              cached key set** ({}; discovery cache entry, over {} sets).\n",
             m["token_cache_bytes_per_token"]
                 .as_f64()

@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::fixture::{auth_key, resource_key};
+use crate::fixture::{agent_key, auth_key, resource_key};
 
 /// What `GET /data` answers in every mode: the same small JSON body, so the modes differ
 /// only by the layer.
@@ -28,6 +28,9 @@ pub(crate) fn run(mode: &str) -> Result<(), Error> {
 
 async fn serve(mode: &str) -> Result<(), Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if mode == "issuer" {
+        return serve_issuer().await;
+    }
     let auth_l = TcpListener::bind("127.0.0.1:0").await?;
     let auth = format!("http://{}", auth_l.local_addr()?);
     let meta = serde_json::to_vec(&IssuerMetadata::for_id(&auth))?;
@@ -76,6 +79,68 @@ async fn serve(mode: &str) -> Result<(), Error> {
         r = axum::serve(l, app) => r?,
         () = stdin_closed() => {}
     }
+    Ok(())
+}
+
+/// A metadata document at `/.well-known/{name}` and a one-key JWKS at `/jwks.json`.
+fn metadata_app(
+    name: &str,
+    metadata: Vec<u8>,
+    key: &aauth_core::SigningKey,
+) -> Result<Router, Error> {
+    let jwks = serde_json::to_vec(&Jwks::new(vec![aauth_core::Signer::public_jwk(key)]))?;
+    Ok(Router::new()
+        .route(
+            &format!("/.well-known/{name}"),
+            get(move || {
+                std::future::ready(([("content-type", "application/json")], metadata.clone()))
+            }),
+        )
+        .route(
+            "/jwks.json",
+            get(move || std::future::ready(([("content-type", "application/json")], jwks.clone()))),
+        ))
+}
+
+/// `--mode issuer`: the auth server (`aauth-issuer`, default consent policy: `data.read`
+/// is granted autonomously) on a SQLite database in a temporary directory, plus the agent
+/// server and the resource whose metadata and keys it fetches (once; its discovery cache
+/// keeps them). The temporary directory is removed on exit.
+async fn serve_issuer() -> Result<(), Error> {
+    use aauth_core::{AgentMetadata, ResourceMetadata};
+    let dir = tempfile::tempdir()?;
+    let agent_l = TcpListener::bind("127.0.0.1:0").await?;
+    let agent = format!("http://{}", agent_l.local_addr()?);
+    let agent_app = metadata_app(
+        "aauth-agent",
+        serde_json::to_vec(&AgentMetadata::for_id(&agent))?,
+        &agent_key(),
+    )?;
+    tokio::spawn(async move { axum::serve(agent_l, agent_app).await });
+    let resource_l = TcpListener::bind("127.0.0.1:0").await?;
+    let resource = format!("http://{}", resource_l.local_addr()?);
+    let resource_app = metadata_app(
+        "aauth-resource",
+        serde_json::to_vec(&ResourceMetadata::for_id(&resource))?,
+        &resource_key(),
+    )?;
+    tokio::spawn(async move { axum::serve(resource_l, resource_app).await });
+
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let issuer = format!("http://{}", l.local_addr()?);
+    let store = aauth_issuer::store::SqliteStore::open(dir.path().join("issuer.db")).await?;
+    let config = aauth_issuer::IssuerConfig::new(&issuer, Discovery::new(EgressPolicy::dev())?)?;
+    let app = aauth_issuer::router(aauth_issuer::Issuer::new(config, store).await?)
+        .route("/stats", get(|| std::future::ready(stats_json(None))));
+    println!(
+        "{}",
+        json!({ "auth": issuer, "agent": agent, "resource": resource, "mode": "issuer" })
+    );
+    tokio::select! {
+        r = axum::serve(l, app) => r?,
+        () = stdin_closed() => {}
+    }
+    drop(dir);
     Ok(())
 }
 
