@@ -32,16 +32,25 @@ setup() {
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
   fi
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-  # PostgreSQL (scale-out auth server tests start a throwaway cluster) and nginx (the
-  # behind-a-proxy test), from Debian; only when missing. The tests start and stop them.
+  # Debian packages the tests start themselves, only when missing: PostgreSQL (scale-out
+  # auth server tests, a throwaway cluster), nginx (behind-a-proxy test), chromium (the npm
+  # package's browser test; playwright-core drives it and never downloads a browser).
   local want=()
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || want+=(postgresql)
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || want+=(nginx)
-  if [ ${#want[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
-  fi
+  [ -x /usr/bin/chromium ] || want+=(chromium)
+  apt_install "${want[@]}"
+}
+
+# apt-get install PKG..., as root or through sudo -n, refreshing the index once if needed.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  local apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get)
+  "${apt[@]}" install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 || {
+    "${apt[@]}" update -qq
+    "${apt[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
+  }
 }
 
 fmt() { cargo fmt --all -- --check; }
@@ -68,23 +77,11 @@ nostd() {
   fi
 }
 
-# Debian's chromium for the package's browser test (playwright-core drives it; it never
-# downloads a browser). Installed only when missing; needs root (CI runs as root).
-chromium_browser() {
-  [ -x /usr/bin/chromium ] && return 0
-  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
-  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; then
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
-  fi
-}
-
 # The npm package: wasm build, wasm-bindgen (installed at the lockfile's version), wasm-opt
 # and playwright-core from npm, then node:test (shared vectors, API, loopback e2e against the
 # native servers, the browser test in headless chromium). Each test has a timeout, so a hung
 # fixture or browser fails the gate instead of stalling it.
 wasm() {
-  chromium_browser || echo "chromium could not be installed: the browser test will skip" >&2
   bash bindings/wasm/build.sh
   node --test --test-timeout=180000 bindings/wasm/test/
 }
