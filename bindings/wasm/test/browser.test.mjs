@@ -5,7 +5,7 @@
 // page's redirect URI with the code, and the page shows the resource's answer.
 //
 // tests/run-all.sh installs chromium when it is missing; without /usr/bin/chromium this
-// file skips with a message (the only allowed skip).
+// file skips with a message outside CI (the only allowed skip); under CI=true it fails.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
