@@ -14,7 +14,7 @@ use std::time::Duration;
 use aauth_core::UnixTime;
 use aauth_http::DEFAULT_TOKEN_CACHE_CAPACITY;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::BodyExt as _;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -46,15 +46,7 @@ pub(crate) struct Plan {
 const VARIANTS: usize = 256;
 
 pub(crate) fn run(plan: &Plan) -> Result<(), Error> {
-    if plan.seconds == 0 || plan.seconds > 50 {
-        return Err("--seconds must be within 1..=50".into());
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let out = rt.block_on(all(plan))?;
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    load::print_measured(plan.seconds, all(plan))
 }
 
 async fn all(plan: &Plan) -> Result<Value, Error> {
@@ -196,22 +188,28 @@ impl Server {
         })
     }
 
-    /// `GET /stats`.
-    pub(crate) async fn stats(&self) -> Result<Value, Error> {
+    /// Sends `signed` on a fresh connection; the status and the whole body.
+    pub(crate) async fn send(&self, signed: &Signed) -> Result<(http::StatusCode, Bytes), Error> {
         let stream = TcpStream::connect(self.addr).await?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        let req = http::Request::get("/stats")
-            .header(http::header::HOST, self.addr.to_string())
-            .body(Empty::<Bytes>::new())?;
-        let body = sender
-            .send_request(req)
-            .await?
-            .into_body()
-            .collect()
-            .await?;
-        Ok(serde_json::from_slice(&body.to_bytes())?)
+        let host = http::HeaderValue::from_str(&self.addr.to_string())?;
+        let resp = sender.send_request(signed.request(host)).await?;
+        let status = resp.status();
+        Ok((status, resp.into_body().collect().await?.to_bytes()))
+    }
+
+    /// `GET /stats`.
+    pub(crate) async fn stats(&self) -> Result<Value, Error> {
+        let get = Signed {
+            method: http::Method::GET,
+            target: "/stats".to_owned(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        };
+        let (_, body) = self.send(&get).await?;
+        Ok(serde_json::from_slice(&body)?)
     }
 
     /// Closes the child's standard input (its signal to exit) and waits for it.

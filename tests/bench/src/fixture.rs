@@ -6,6 +6,7 @@ use aauth_core::token::{AuthClaims, ResourceClaims};
 use aauth_core::{KeyScheme, RequestParts, Signer as _, SigningKey, UnixTime};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
+use http_body_util::Full;
 
 use crate::Error;
 
@@ -63,6 +64,23 @@ pub(crate) struct Signed {
     pub(crate) target: String,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Bytes,
+}
+
+impl Signed {
+    /// The HTTP/1.1 request to send: these fields, with `Host: host`.
+    pub(crate) fn request(&self, host: HeaderValue) -> http::Request<Full<Bytes>> {
+        let mut req = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.target.as_str())
+            .body(Full::new(self.body.clone()))
+            .expect("a request with an origin-form target always builds");
+        let headers = req.headers_mut();
+        headers.insert(http::header::HOST, host);
+        for (n, v) in &self.headers {
+            headers.insert(n.clone(), v.clone());
+        }
+        req
+    }
 }
 
 fn header_list(

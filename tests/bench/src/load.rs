@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::BodyExt as _;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -58,6 +57,24 @@ impl Outcome {
             "max_us": self.latencies.last().copied().unwrap_or(0),
         })
     }
+}
+
+/// A measuring subcommand: checks `seconds` (at most 50, so that every request signed
+/// before the clock starts stays within the 60 s `created` window), runs `measure` on a
+/// current-thread runtime and prints its JSON document.
+pub(crate) fn print_measured(
+    seconds: u64,
+    measure: impl Future<Output = Result<Value, Error>>,
+) -> Result<(), Error> {
+    if seconds == 0 || seconds > 50 {
+        return Err("--seconds must be within 1..=50".into());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let out = rt.block_on(measure)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 /// Sends `requests` (cycled) to `spec.addr` and measures. Every response other than `200`
@@ -114,16 +131,7 @@ async fn worker(
             return out;
         }
         let signed = &requests[(i % requests.len() as u64) as usize];
-        let mut req = http::Request::builder()
-            .method(signed.method.clone())
-            .uri(signed.target.as_str())
-            .body(Full::<Bytes>::new(signed.body.clone()))
-            .expect("a request with an origin-form target always builds");
-        let headers = req.headers_mut();
-        headers.insert(http::header::HOST, host.clone());
-        for (n, v) in &signed.headers {
-            headers.insert(n.clone(), v.clone());
-        }
+        let req = signed.request(host.clone());
         let t0 = Instant::now();
         let ok = match sender.send_request(req).await {
             Ok(resp) => {

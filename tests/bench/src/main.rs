@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    let server_cpu = args
+        .iter()
+        .position(|a| a == "--server-cpu")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
     let result = match args.first().map(String::as_str) {
         Some("serve") => {
             let mode = args
@@ -55,19 +59,13 @@ fn main() -> ExitCode {
             seconds: flag("--seconds", 5),
             concurrency: flag("--concurrency", 16) as usize,
             long_rounds: flag("--long-rounds", 6) as usize,
-            server_cpu: args
-                .iter()
-                .position(|a| a == "--server-cpu")
-                .and_then(|i| args.get(i + 1)?.parse().ok()),
+            server_cpu,
         }),
         Some("token") => token::run(&token::Plan {
             seconds: flag("--seconds", 5),
             concurrency: flag("--concurrency", 16) as usize,
             max_requests: flag("--requests", u64::MAX),
-            server_cpu: args
-                .iter()
-                .position(|a| a == "--server-cpu")
-                .and_then(|i| args.get(i + 1)?.parse().ok()),
+            server_cpu,
         }),
         Some("mem") => mem::run(),
         Some("report") => match args.get(1) {

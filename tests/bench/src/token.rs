@@ -14,11 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aauth_core::UnixTime;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
 use crate::Error;
 use crate::e2e::Server;
@@ -42,15 +38,7 @@ pub(crate) struct Plan {
 const VARIANTS: usize = 256;
 
 pub(crate) fn run(plan: &Plan) -> Result<(), Error> {
-    if plan.seconds == 0 || plan.seconds > 50 {
-        return Err("--seconds must be within 1..=50".into());
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let out = rt.block_on(measure(plan))?;
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    load::print_measured(plan.seconds, measure(plan))
 }
 
 async fn measure(plan: &Plan) -> Result<Value, Error> {
@@ -111,22 +99,9 @@ async fn drive(server: &Server, plan: &Plan) -> Result<Value, Error> {
     }))
 }
 
-/// Sends `req` on a fresh connection and returns the JSON answer of a `200`.
+/// Sends `signed` on a fresh connection and returns the JSON answer of a `200`.
 async fn send_one(server: &Server, signed: &Signed) -> Result<Value, Error> {
-    let stream = TcpStream::connect(server.addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let mut req = http::Request::builder()
-        .method(signed.method.clone())
-        .uri(signed.target.as_str())
-        .header(http::header::HOST, server.addr.to_string())
-        .body(Full::<Bytes>::new(signed.body.clone()))?;
-    for (n, v) in &signed.headers {
-        req.headers_mut().insert(n.clone(), v.clone());
-    }
-    let resp = sender.send_request(req).await?;
-    let status = resp.status();
-    let body = resp.into_body().collect().await?.to_bytes();
+    let (status, body) = server.send(signed).await?;
     if status != http::StatusCode::OK {
         return Err(format!(
             "token endpoint answered {status}: {}",
