@@ -115,12 +115,10 @@ impl Jwk {
     /// # Errors
     /// As [`Jwk::thumbprint`].
     pub fn thumbprint_sha256(&self) -> Result<[u8; 32], KeyError> {
-        let mut members: Vec<(&str, &str)> = self.thumbprint_members()?.to_vec();
-        members.push(("kty", self.kty.as_str()));
-        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let members = self.thumbprint_members()?;
         let mut json = String::with_capacity(128);
         json.push('{');
-        for (i, (k, v)) in members.iter().enumerate() {
+        for (i, (k, v)) in members.as_slice().iter().enumerate() {
             if i > 0 {
                 json.push(',');
             }
@@ -134,23 +132,32 @@ impl Jwk {
         Ok(Sha256::digest(json.as_bytes()).into())
     }
 
-    /// The members RFC 7638 §3.2 hashes for this key type, before `kty` is added: the
-    /// check [`Jwk::thumbprint`] makes before hashing, on its own (a verifier runs it
-    /// eagerly and hashes only when the thumbprint is asked for).
+    /// The members RFC 7638 §3.2 hashes for this key type, `kty` included, already in the
+    /// lexicographic order §3.3 hashes them in: the check [`Jwk::thumbprint`] makes before
+    /// hashing, on its own (a verifier runs it eagerly and hashes only when the thumbprint
+    /// is asked for).
     pub(crate) fn thumbprint_members(&self) -> Result<ThumbprintMembers<'_>, KeyError> {
         fn req<'a>(v: &'a Option<String>, name: &'static str) -> Result<&'a str, KeyError> {
             v.as_deref().ok_or(KeyError::InvalidMember(name))
         }
+        let kty = ("kty", self.kty.as_str());
         Ok(match self.kty.as_str() {
-            "OKP" => {
-                ThumbprintMembers::Two([("crv", req(&self.crv, "crv")?), ("x", req(&self.x, "x")?)])
-            }
-            "EC" => ThumbprintMembers::Three([
+            "OKP" => ThumbprintMembers::Three([
                 ("crv", req(&self.crv, "crv")?),
+                kty,
+                ("x", req(&self.x, "x")?),
+            ]),
+            "EC" => ThumbprintMembers::Four([
+                ("crv", req(&self.crv, "crv")?),
+                kty,
                 ("x", req(&self.x, "x")?),
                 ("y", req(&self.y, "y")?),
             ]),
-            "RSA" => ThumbprintMembers::Two([("e", req(&self.e, "e")?), ("n", req(&self.n, "n")?)]),
+            "RSA" => ThumbprintMembers::Three([
+                ("e", req(&self.e, "e")?),
+                kty,
+                ("n", req(&self.n, "n")?),
+            ]),
             _ => return Err(KeyError::UnsupportedKeyType),
         })
     }
@@ -267,17 +274,17 @@ impl Jwks {
     }
 }
 
-/// The required members of a key type (RFC 7638 §3.2), without `kty`.
+/// The required members of a key type with `kty` (RFC 7638 §3.2), sorted by name.
 pub(crate) enum ThumbprintMembers<'a> {
-    Two([(&'static str, &'a str); 2]),
     Three([(&'static str, &'a str); 3]),
+    Four([(&'static str, &'a str); 4]),
 }
 
 impl<'a> ThumbprintMembers<'a> {
-    fn to_vec(&self) -> Vec<(&'static str, &'a str)> {
+    fn as_slice(&self) -> &[(&'static str, &'a str)] {
         match self {
-            Self::Two(m) => m.to_vec(),
-            Self::Three(m) => m.to_vec(),
+            Self::Three(m) => m,
+            Self::Four(m) => m,
         }
     }
 }

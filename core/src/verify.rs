@@ -628,11 +628,6 @@ impl<'a> PendingRequest<'a> {
         let thumbprint = OnceBox::new();
         let remembered = match (cnf_key, digest) {
             (Some(key), Some(digest)) => {
-                let exp = match &identity {
-                    Identity::Authorized { token } => token.exp,
-                    Identity::Delegate { token } => token.exp,
-                    _ => 0,
-                };
                 let jkt = signer_key.thumbprint().map_err(VerifyError::Key)?;
                 let _ = thumbprint.set(Box::new(jkt.clone()));
                 Some(ValidatedToken {
@@ -640,7 +635,6 @@ impl<'a> PendingRequest<'a> {
                     identity: identity.clone(),
                     key,
                     thumbprint: jkt,
-                    exp: UnixTime::from_secs(exp),
                 })
             }
             _ => None,
@@ -685,17 +679,17 @@ impl TokenDigest {
 }
 
 /// A `scheme=jwt` token (auth or agent token) that passed full verification, as a host
-/// remembers it: the verified claims, the parsed `cnf` key the request signature is checked
-/// with, its thumbprint, and the token's `exp`, after which it must not be used.
+/// remembers it: the verified claims (whose `exp` bounds its use), the parsed `cnf` key the
+/// request signature is checked with, and its thumbprint.
 ///
-/// Only [`PendingRequest::finish_remembering`] creates one.
+/// Only [`PendingRequest::finish_remembering`] creates one, always with an
+/// [`Identity::Authorized`] or [`Identity::Delegate`].
 #[derive(Clone, Debug)]
 pub struct ValidatedToken {
     digest: TokenDigest,
     identity: Identity,
     key: PublicKey,
     thumbprint: String,
-    exp: UnixTime,
 }
 
 impl ValidatedToken {
@@ -707,7 +701,13 @@ impl ValidatedToken {
     /// The token's `exp`: a cache may drop the entry from then on (it would be refused by
     /// [`PendingRequest::finish_cached`] anyway).
     pub fn expires(&self) -> UnixTime {
-        self.exp
+        // Read from the claims rather than kept twice; the other identities never occur
+        // here (see the type's doc) and would count as already expired.
+        UnixTime::from_secs(match &self.identity {
+            Identity::Authorized { token } => token.exp,
+            Identity::Delegate { token } => token.exp,
+            _ => 0,
+        })
     }
 
     /// The verified token as an identity ([`Identity::Authorized`] or

@@ -14,7 +14,7 @@
 //! for old signatures, and no replay is ever accepted.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aauth_core::replay::{NonceClaim, ReplayError, ReplayKey};
 
@@ -28,10 +28,12 @@ pub struct ReplayCache {
     state: Mutex<State>,
 }
 
+/// Each key is held by both indexes through one `Arc` (three strings, allocated once and
+/// outside the lock).
 #[derive(Debug, Default)]
 struct State {
-    seen: HashMap<ReplayKey, u64>,
-    by_expiry: BTreeSet<(u64, ReplayKey)>,
+    seen: HashMap<Arc<ReplayKey>, u64>,
+    by_expiry: BTreeSet<(u64, Arc<ReplayKey>)>,
     /// The latest expiry of an entry evicted before it expired.
     watermark: u64,
 }
@@ -51,6 +53,8 @@ impl ReplayCache {
     /// [`ReplayError::Replayed`] when the same key was accepted and has not expired;
     /// [`ReplayError::Saturated`] when the cache may have forgotten it.
     pub fn check_and_insert(&self, claim: NonceClaim, now: u64) -> Result<(), ReplayError> {
+        let NonceClaim { key, expires_at } = claim;
+        let key = Arc::new(key);
         // A poisoned lock only means another request panicked mid-update; the maps are
         // still consistent enough to keep refusing replays.
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,10 +66,10 @@ impl ReplayCache {
                 s.seen.remove(&key);
             }
         }
-        if s.seen.contains_key(&claim.key) {
+        if s.seen.contains_key(&key) {
             return Err(ReplayError::Replayed);
         }
-        if claim.expires_at <= s.watermark {
+        if expires_at <= s.watermark {
             return Err(ReplayError::Saturated);
         }
         while s.seen.len() >= self.capacity {
@@ -75,11 +79,11 @@ impl ReplayCache {
             s.seen.remove(&key);
             s.watermark = s.watermark.max(exp);
         }
-        if claim.expires_at <= s.watermark {
+        if expires_at <= s.watermark {
             return Err(ReplayError::Saturated);
         }
-        s.by_expiry.insert((claim.expires_at, claim.key.clone()));
-        s.seen.insert(claim.key, claim.expires_at);
+        s.by_expiry.insert((expires_at, Arc::clone(&key)));
+        s.seen.insert(key, expires_at);
         Ok(())
     }
 
