@@ -8,13 +8,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use zeroize::Zeroizing;
 
-use super::sqlite::{Embedded, fk_is_not_found, from_db, to_db};
+use super::sql::{Embedded, bootstrapped, fk_is_not_found, from_db, to_db, why_unusable};
 use super::{
     AuthorizationCode, AuthorizationRequest, CODE_TTL, NewSigningKey, PendingRequest,
     REQUEST_TOKEN_TTL, RefreshGrant, RefreshToken, Session, SigningKey, Store, StoreError, User,
-    UserId, VerificationKey, check_jwk, check_scopes, secret_digest,
+    UserId, VerificationKey, check_jwk, check_new_key, check_new_session, check_new_user,
+    check_scopes, secret_digest,
 };
-use crate::password;
 
 /// How long a request waits for a free pooled connection before failing with a backend
 /// error (the database is down or overloaded).
@@ -122,15 +122,7 @@ impl PgStore {
         };
         let expires_at = from_db(row.try_get("expires_at")?, "expires_at")?;
         let used: Option<i64> = row.try_get("used")?;
-        Ok(if used.is_some() {
-            StoreError::Conflict
-        } else if now >= expires_at {
-            StoreError::Expired { now, expires_at }
-        } else {
-            // It became valid between the two statements: impossible for a single-use
-            // transition, so report it as a lost race.
-            StoreError::Conflict
-        })
+        Ok(why_unusable(expires_at, used.is_some(), now))
     }
 }
 
@@ -141,12 +133,7 @@ impl Store for PgStore {
         password_hash: &str,
         now: u64,
     ) -> Result<User, StoreError> {
-        if name.is_empty() {
-            return Err(StoreError::InvalidInput("user name"));
-        }
-        if !password::is_phc_string(password_hash) {
-            return Err(StoreError::InvalidInput("password hash"));
-        }
+        check_new_user(name, password_hash)?;
         let row = sqlx::query(
             "INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3) \
              RETURNING id",
@@ -533,12 +520,7 @@ impl Store for PgStore {
         now: u64,
     ) -> Result<Session, StoreError> {
         let digest = secret_digest(session_id)?;
-        if csrf_token.is_empty() {
-            return Err(StoreError::InvalidInput("csrf token"));
-        }
-        if expires_at <= now {
-            return Err(StoreError::InvalidInput("expires_at"));
-        }
+        check_new_session(csrf_token, expires_at, now)?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, csrf_token, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -645,10 +627,7 @@ impl Store for PgStore {
     }
 
     async fn rotate(&self, key: &NewSigningKey<'_>, now: u64) -> Result<(), StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         let mut tx = self.pool.begin().await?;
         // Deactivate first: the partial unique index allows only one active row.
         sqlx::query("UPDATE signing_keys SET active = false WHERE active")
@@ -670,10 +649,7 @@ impl Store for PgStore {
     }
 
     async fn bootstrap_key(&self, key: &NewSigningKey<'_>, now: u64) -> Result<bool, StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         // One statement: the NOT EXISTS guard and the partial unique index on the active
         // row together let exactly one of several concurrent first starts insert.
         let done = sqlx::query(
@@ -687,15 +663,9 @@ impl Store for PgStore {
         .bind(key.public_jwk)
         .bind(to_db(now)?)
         .execute(&self.pool)
-        .await;
-        match done {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            // A concurrent start inserted its active key between our check and insert.
-            Err(e) => match StoreError::from(e) {
-                StoreError::Conflict => Ok(false),
-                e => Err(e),
-            },
-        }
+        .await
+        .map(|done| done.rows_affected());
+        bootstrapped(done)
     }
 
     async fn retire(&self, kid: &str, now: u64) -> Result<(), StoreError> {
