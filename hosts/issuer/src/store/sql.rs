@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::pin::Pin;
 
 use sqlx::migrate::{Migration, MigrationSource, MigrationType};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::StoreError;
+use super::{AuthorizationRequest, PendingRequest, StoreError, User, UserId};
 
 /// Unix seconds as a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT).
 pub(super) fn to_db(t: u64) -> Result<i64, StoreError> {
@@ -81,4 +82,73 @@ pub(super) fn bootstrapped(done: Result<u64, sqlx::Error>) -> Result<bool, Store
             e => Err(e),
         },
     }
+}
+
+/// A result row of either backend, read by column name into the types the store keeps.
+/// The sqlx bounds sit on the one blanket impl, so the row decoders below exist once.
+pub(super) trait SqlRow {
+    /// A non-null text column.
+    fn text(&self, column: &'static str) -> Result<String, StoreError>;
+    /// A nullable text column.
+    fn opt_text(&self, column: &'static str) -> Result<Option<String>, StoreError>;
+    /// A non-null 64-bit integer column.
+    fn int(&self, column: &'static str) -> Result<i64, StoreError>;
+
+    /// A stored unix time.
+    fn time(&self, column: &'static str) -> Result<u64, StoreError> {
+        from_db(self.int(column)?, column)
+    }
+}
+
+impl<R> SqlRow for R
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, column: &'static str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn opt_text(&self, column: &'static str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &'static str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+/// A `users` row.
+pub(super) fn user_from_row(row: &impl SqlRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId(row.int("id")?),
+        name: row.text("name")?,
+        password_hash: row.text("password_hash")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// The [`AuthorizationRequest`] columns of a pending request or code row.
+pub(super) fn request_from_row(row: &impl SqlRow) -> Result<AuthorizationRequest, StoreError> {
+    Ok(AuthorizationRequest {
+        agent_id: row.text("agent_id")?,
+        agent_delegate: row.opt_text("agent_delegate")?,
+        agent_jwk: row.text("agent_jwk")?,
+        agent_jkt: row.text("agent_jkt")?,
+        resource_id: row.text("resource_id")?,
+        scope: row.text("scope")?,
+        redirect_uri: row.text("redirect_uri")?,
+        state: row.opt_text("state")?,
+    })
+}
+
+/// A `pending_requests` row.
+pub(super) fn pending_from_row(row: &impl SqlRow) -> Result<PendingRequest, StoreError> {
+    Ok(PendingRequest {
+        request: request_from_row(row)?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+    })
 }

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use zeroize::Zeroizing;
 
-use super::sql::{Embedded, bootstrapped, fk_is_not_found, from_db, to_db, why_unusable};
+use super::sql::{
+    Embedded, SqlRow, bootstrapped, fk_is_not_found, from_db, pending_from_row, request_from_row,
+    to_db, user_from_row, why_unusable,
+};
 use super::{
     AuthorizationCode, AuthorizationRequest, BackendError, CODE_TTL, NewSigningKey, PendingRequest,
     REQUEST_TOKEN_TTL, RefreshGrant, RefreshToken, Session, SigningKey, Store, StoreError, User,
@@ -118,7 +120,7 @@ impl SqliteStore {
         let Some(row) = row else {
             return Ok(StoreError::NotFound);
         };
-        let expires_at = from_db(row.try_get("expires_at")?, "expires_at")?;
+        let expires_at = row.time("expires_at")?;
         let used: Option<i64> = row.try_get("used")?;
         Ok(why_unusable(expires_at, used.is_some(), now))
     }
@@ -282,8 +284,8 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(PendingRequest {
             request,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         })
     }
 
@@ -305,8 +307,8 @@ impl Store for SqliteStore {
             Some(row) => Ok(AuthorizationCode {
                 request: request_from_row(&row)?,
                 user: UserId(row.try_get("user_id")?),
-                created_at: from_db(row.try_get("created_at")?, "created_at")?,
-                expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+                created_at: row.time("created_at")?,
+                expires_at: row.time("expires_at")?,
             }),
             None => Err(self.why_not(CODE_STATUS, digest, now).await?),
         }
@@ -372,7 +374,7 @@ impl Store for SqliteStore {
                 scope: row.try_get("scope")?,
                 agent_jwk: row.try_get("agent_jwk")?,
             },
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
             expires_at: expires_at.map(|e| from_db(e, "expires_at")).transpose()?,
         }))
     }
@@ -546,8 +548,8 @@ impl Store for SqliteStore {
         Ok(Some(Session {
             user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
             csrf_token: row.try_get("csrf_token")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         }))
     }
 
@@ -594,7 +596,7 @@ impl Store for SqliteStore {
             alg: row.try_get("alg")?,
             private_seed: Zeroizing::new(row.try_get("private_seed")?),
             public_jwk: row.try_get("public_jwk")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
         }))
     }
 
@@ -612,7 +614,7 @@ impl Store for SqliteStore {
                     alg: row.try_get("alg")?,
                     public_jwk: row.try_get("public_jwk")?,
                     active: row.try_get::<i64, _>("active")? == 1,
-                    created_at: from_db(row.try_get("created_at")?, "created_at")?,
+                    created_at: row.time("created_at")?,
                 })
             })
             .collect()
@@ -736,34 +738,4 @@ async fn decide(
         .map_err(fk_is_not_found)?;
     row.map(|row| Ok((row.try_get("id")?, request_from_row(&row)?)))
         .transpose()
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: UserId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-    })
-}
-
-fn request_from_row(row: &SqliteRow) -> Result<AuthorizationRequest, StoreError> {
-    Ok(AuthorizationRequest {
-        agent_id: row.try_get("agent_id")?,
-        agent_delegate: row.try_get("agent_delegate")?,
-        agent_jwk: row.try_get("agent_jwk")?,
-        agent_jkt: row.try_get("agent_jkt")?,
-        resource_id: row.try_get("resource_id")?,
-        scope: row.try_get("scope")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        state: row.try_get("state")?,
-    })
-}
-
-fn pending_from_row(row: &SqliteRow) -> Result<PendingRequest, StoreError> {
-    Ok(PendingRequest {
-        request: request_from_row(row)?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-        expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
-    })
 }
