@@ -2,12 +2,23 @@
 
 use aauth_cli::Cli;
 use aauth_cli::cli::{
-    Command, ConsentMode, DemoFlow, KeysCommand, SchemeArg, ServeCommand, TokenCommand,
+    Command, ConsentMode, DemoFlow, IssuerArgs, KeysCommand, SchemeArg, ServeCommand, TokenCommand,
 };
 use clap::Parser as _;
 
 fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Parses an `aauth serve issuer …` line into its arguments.
+fn parse_issuer(args: &[&str]) -> IssuerArgs {
+    let Command::Serve {
+        role: ServeCommand::Issuer(a),
+    } = parse(args).command
+    else {
+        panic!("{args:?}: not serve issuer")
+    };
+    a
 }
 
 #[test]
@@ -36,7 +47,7 @@ fn demo_forms() {
 
 #[test]
 fn serve_issuer_form() {
-    let c = parse(&[
+    let a = parse_issuer(&[
         "aauth",
         "serve",
         "issuer",
@@ -60,19 +71,13 @@ fn serve_issuer_form() {
         "bob:x",
         "--dev",
     ]);
-    let Command::Serve {
-        role: ServeCommand::Issuer(a),
-    } = c.command
-    else {
-        panic!("issuer")
-    };
     assert_eq!(a.listen.port(), 9003);
     assert_eq!(a.trust, ["http://a", "http://b"]);
     assert_eq!(a.consent_scope, ["user.", "admin."]);
     assert_eq!(a.user[0].name, "alice");
     assert_eq!(a.user[0].password, "pw:with:colons");
     assert!(a.dev);
-    let c = parse(&[
+    let a = parse_issuer(&[
         "aauth",
         "serve",
         "issuer",
@@ -81,12 +86,6 @@ fn serve_issuer_form() {
         "--id",
         "https://as",
     ]);
-    let Command::Serve {
-        role: ServeCommand::Issuer(a),
-    } = c.command
-    else {
-        panic!("issuer")
-    };
     assert!(a.db.is_none() && !a.dev && a.user.is_empty());
     assert!(
         Cli::try_parse_from(["aauth", "serve", "issuer", "--listen", "nope", "--id", "x"]).is_err()
@@ -324,7 +323,7 @@ fn database_selection_by_url_scheme() {
     assert!(parse_database("").is_err());
     assert!(parse_database("sqlite:").is_err());
 
-    let c = parse(&[
+    let a = parse_issuer(&[
         "aauth",
         "serve",
         "issuer",
@@ -335,11 +334,5 @@ fn database_selection_by_url_scheme() {
         "--db",
         "postgres://h/aauth",
     ]);
-    let Command::Serve {
-        role: ServeCommand::Issuer(a),
-    } = c.command
-    else {
-        panic!("issuer")
-    };
     assert_eq!(a.db, Some(Database::Postgres("postgres://h/aauth".into())));
 }

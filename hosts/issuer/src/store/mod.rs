@@ -57,6 +57,7 @@
 
 mod error;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use core::fmt;
@@ -656,6 +657,41 @@ pub(crate) fn check_scopes(scopes: &[&str]) -> Result<(), StoreError> {
         return Err(StoreError::InvalidInput("scope"));
     }
     Ok(())
+}
+
+/// Checks the input of [`Store::create_user`]: a non-empty name and a PHC password hash.
+pub(crate) fn check_new_user(name: &str, password_hash: &str) -> Result<(), StoreError> {
+    if name.is_empty() {
+        return Err(StoreError::InvalidInput("user name"));
+    }
+    if !password::is_phc_string(password_hash) {
+        return Err(StoreError::InvalidInput("password hash"));
+    }
+    Ok(())
+}
+
+/// Checks the input of [`Store::create_session`]: a CSRF token and an expiry after `now`.
+pub(crate) fn check_new_session(
+    csrf_token: &str,
+    expires_at: u64,
+    now: u64,
+) -> Result<(), StoreError> {
+    if csrf_token.is_empty() {
+        return Err(StoreError::InvalidInput("csrf token"));
+    }
+    if expires_at <= now {
+        return Err(StoreError::InvalidInput("expires_at"));
+    }
+    Ok(())
+}
+
+/// Checks a key for [`Store::rotate`] and [`Store::bootstrap_key`]: every field present
+/// and the public half a JWK.
+pub(crate) fn check_new_key(key: &NewSigningKey<'_>) -> Result<(), StoreError> {
+    if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
+        return Err(StoreError::InvalidInput("signing key"));
+    }
+    check_jwk(key.public_jwk, "public_jwk")
 }
 
 /// Checks that `json` is a JSON object (a JWK).

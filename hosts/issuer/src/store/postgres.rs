@@ -4,17 +4,20 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use zeroize::Zeroizing;
 
-use super::sqlite::{Embedded, fk_is_not_found, from_db, to_db};
+use super::sql::{
+    Embedded, SqlRow, bootstrapped, fk_is_not_found, from_db, pending_from_row, request_from_row,
+    to_db, user_from_row, why_unusable,
+};
 use super::{
     AuthorizationCode, AuthorizationRequest, CODE_TTL, NewSigningKey, PendingRequest,
     REQUEST_TOKEN_TTL, RefreshGrant, RefreshToken, Session, SigningKey, Store, StoreError, User,
-    UserId, VerificationKey, check_jwk, check_scopes, secret_digest,
+    UserId, VerificationKey, check_jwk, check_new_key, check_new_session, check_new_user,
+    check_scopes, secret_digest,
 };
-use crate::password;
 
 /// How long a request waits for a free pooled connection before failing with a backend
 /// error (the database is down or overloaded).
@@ -120,17 +123,9 @@ impl PgStore {
         let Some(row) = row else {
             return Ok(StoreError::NotFound);
         };
-        let expires_at = from_db(row.try_get("expires_at")?, "expires_at")?;
+        let expires_at = row.time("expires_at")?;
         let used: Option<i64> = row.try_get("used")?;
-        Ok(if used.is_some() {
-            StoreError::Conflict
-        } else if now >= expires_at {
-            StoreError::Expired { now, expires_at }
-        } else {
-            // It became valid between the two statements: impossible for a single-use
-            // transition, so report it as a lost race.
-            StoreError::Conflict
-        })
+        Ok(why_unusable(expires_at, used.is_some(), now))
     }
 }
 
@@ -141,12 +136,7 @@ impl Store for PgStore {
         password_hash: &str,
         now: u64,
     ) -> Result<User, StoreError> {
-        if name.is_empty() {
-            return Err(StoreError::InvalidInput("user name"));
-        }
-        if !password::is_phc_string(password_hash) {
-            return Err(StoreError::InvalidInput("password hash"));
-        }
+        check_new_user(name, password_hash)?;
         let row = sqlx::query(
             "INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3) \
              RETURNING id",
@@ -299,8 +289,8 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(PendingRequest {
             request,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         })
     }
 
@@ -323,8 +313,8 @@ impl Store for PgStore {
             Some(row) => Ok(AuthorizationCode {
                 request: request_from_row(&row)?,
                 user: UserId(row.try_get("user_id")?),
-                created_at: from_db(row.try_get("created_at")?, "created_at")?,
-                expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+                created_at: row.time("created_at")?,
+                expires_at: row.time("expires_at")?,
             }),
             None => Err(self.why_not(CODE_STATUS, digest, now).await?),
         }
@@ -390,7 +380,7 @@ impl Store for PgStore {
                 scope: row.try_get("scope")?,
                 agent_jwk: row.try_get("agent_jwk")?,
             },
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
             expires_at: expires_at.map(|e| from_db(e, "expires_at")).transpose()?,
         }))
     }
@@ -533,12 +523,7 @@ impl Store for PgStore {
         now: u64,
     ) -> Result<Session, StoreError> {
         let digest = secret_digest(session_id)?;
-        if csrf_token.is_empty() {
-            return Err(StoreError::InvalidInput("csrf token"));
-        }
-        if expires_at <= now {
-            return Err(StoreError::InvalidInput("expires_at"));
-        }
+        check_new_session(csrf_token, expires_at, now)?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, csrf_token, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -571,8 +556,8 @@ impl Store for PgStore {
         Ok(Some(Session {
             user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
             csrf_token: row.try_get("csrf_token")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         }))
     }
 
@@ -619,7 +604,7 @@ impl Store for PgStore {
             alg: row.try_get("alg")?,
             private_seed: Zeroizing::new(row.try_get("private_seed")?),
             public_jwk: row.try_get("public_jwk")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
         }))
     }
 
@@ -638,17 +623,14 @@ impl Store for PgStore {
                     alg: row.try_get("alg")?,
                     public_jwk: row.try_get("public_jwk")?,
                     active: row.try_get("active")?,
-                    created_at: from_db(row.try_get("created_at")?, "created_at")?,
+                    created_at: row.time("created_at")?,
                 })
             })
             .collect()
     }
 
     async fn rotate(&self, key: &NewSigningKey<'_>, now: u64) -> Result<(), StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         let mut tx = self.pool.begin().await?;
         // Deactivate first: the partial unique index allows only one active row.
         sqlx::query("UPDATE signing_keys SET active = false WHERE active")
@@ -670,10 +652,7 @@ impl Store for PgStore {
     }
 
     async fn bootstrap_key(&self, key: &NewSigningKey<'_>, now: u64) -> Result<bool, StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         // One statement: the NOT EXISTS guard and the partial unique index on the active
         // row together let exactly one of several concurrent first starts insert.
         let done = sqlx::query(
@@ -687,15 +666,9 @@ impl Store for PgStore {
         .bind(key.public_jwk)
         .bind(to_db(now)?)
         .execute(&self.pool)
-        .await;
-        match done {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            // A concurrent start inserted its active key between our check and insert.
-            Err(e) => match StoreError::from(e) {
-                StoreError::Conflict => Ok(false),
-                e => Err(e),
-            },
-        }
+        .await
+        .map(|done| done.rows_affected());
+        bootstrapped(done)
     }
 
     async fn retire(&self, kid: &str, now: u64) -> Result<(), StoreError> {
@@ -775,34 +748,4 @@ async fn decide(
         .map_err(fk_is_not_found)?;
     row.map(|row| Ok((row.try_get("id")?, request_from_row(&row)?)))
         .transpose()
-}
-
-fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: UserId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-    })
-}
-
-fn request_from_row(row: &PgRow) -> Result<AuthorizationRequest, StoreError> {
-    Ok(AuthorizationRequest {
-        agent_id: row.try_get("agent_id")?,
-        agent_delegate: row.try_get("agent_delegate")?,
-        agent_jwk: row.try_get("agent_jwk")?,
-        agent_jkt: row.try_get("agent_jkt")?,
-        resource_id: row.try_get("resource_id")?,
-        scope: row.try_get("scope")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        state: row.try_get("state")?,
-    })
-}
-
-fn pending_from_row(row: &PgRow) -> Result<PendingRequest, StoreError> {
-    Ok(PendingRequest {
-        request: request_from_row(row)?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-        expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
-    })
 }

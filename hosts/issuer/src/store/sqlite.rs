@@ -1,25 +1,26 @@
 //! The SQLite backend.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::pin::Pin;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use zeroize::Zeroizing;
 
+use super::sql::{
+    Embedded, SqlRow, bootstrapped, fk_is_not_found, from_db, pending_from_row, request_from_row,
+    to_db, user_from_row, why_unusable,
+};
 use super::{
     AuthorizationCode, AuthorizationRequest, BackendError, CODE_TTL, NewSigningKey, PendingRequest,
     REQUEST_TOKEN_TTL, RefreshGrant, RefreshToken, Session, SigningKey, Store, StoreError, User,
-    UserId, VerificationKey, check_jwk, check_scopes, secret_digest,
+    UserId, VerificationKey, check_jwk, check_new_key, check_new_session, check_new_user,
+    check_scopes, secret_digest,
 };
-use crate::password;
 
 /// How long a connection waits for another writer before failing with a backend error.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,17 +120,9 @@ impl SqliteStore {
         let Some(row) = row else {
             return Ok(StoreError::NotFound);
         };
-        let expires_at = from_db(row.try_get("expires_at")?, "expires_at")?;
+        let expires_at = row.time("expires_at")?;
         let used: Option<i64> = row.try_get("used")?;
-        Ok(if used.is_some() {
-            StoreError::Conflict
-        } else if now >= expires_at {
-            StoreError::Expired { now, expires_at }
-        } else {
-            // It became valid between the two statements: impossible for a single-use
-            // transition, so report it as a lost race.
-            StoreError::Conflict
-        })
+        Ok(why_unusable(expires_at, used.is_some(), now))
     }
 }
 
@@ -140,12 +133,7 @@ impl Store for SqliteStore {
         password_hash: &str,
         now: u64,
     ) -> Result<User, StoreError> {
-        if name.is_empty() {
-            return Err(StoreError::InvalidInput("user name"));
-        }
-        if !password::is_phc_string(password_hash) {
-            return Err(StoreError::InvalidInput("password hash"));
-        }
+        check_new_user(name, password_hash)?;
         let row = sqlx::query(
             "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
         )
@@ -296,8 +284,8 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(PendingRequest {
             request,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         })
     }
 
@@ -319,8 +307,8 @@ impl Store for SqliteStore {
             Some(row) => Ok(AuthorizationCode {
                 request: request_from_row(&row)?,
                 user: UserId(row.try_get("user_id")?),
-                created_at: from_db(row.try_get("created_at")?, "created_at")?,
-                expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+                created_at: row.time("created_at")?,
+                expires_at: row.time("expires_at")?,
             }),
             None => Err(self.why_not(CODE_STATUS, digest, now).await?),
         }
@@ -386,7 +374,7 @@ impl Store for SqliteStore {
                 scope: row.try_get("scope")?,
                 agent_jwk: row.try_get("agent_jwk")?,
             },
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
             expires_at: expires_at.map(|e| from_db(e, "expires_at")).transpose()?,
         }))
     }
@@ -527,12 +515,7 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<Session, StoreError> {
         let digest = secret_digest(session_id)?;
-        if csrf_token.is_empty() {
-            return Err(StoreError::InvalidInput("csrf token"));
-        }
-        if expires_at <= now {
-            return Err(StoreError::InvalidInput("expires_at"));
-        }
+        check_new_session(csrf_token, expires_at, now)?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, csrf_token, created_at, expires_at) \
              VALUES (?, ?, ?, ?)",
@@ -565,8 +548,8 @@ impl Store for SqliteStore {
         Ok(Some(Session {
             user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
             csrf_token: row.try_get("csrf_token")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
-            expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         }))
     }
 
@@ -613,7 +596,7 @@ impl Store for SqliteStore {
             alg: row.try_get("alg")?,
             private_seed: Zeroizing::new(row.try_get("private_seed")?),
             public_jwk: row.try_get("public_jwk")?,
-            created_at: from_db(row.try_get("created_at")?, "created_at")?,
+            created_at: row.time("created_at")?,
         }))
     }
 
@@ -631,17 +614,14 @@ impl Store for SqliteStore {
                     alg: row.try_get("alg")?,
                     public_jwk: row.try_get("public_jwk")?,
                     active: row.try_get::<i64, _>("active")? == 1,
-                    created_at: from_db(row.try_get("created_at")?, "created_at")?,
+                    created_at: row.time("created_at")?,
                 })
             })
             .collect()
     }
 
     async fn rotate(&self, key: &NewSigningKey<'_>, now: u64) -> Result<(), StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         let mut tx = self.pool.begin().await?;
         // Deactivate first: the partial unique index allows only one active row.
         sqlx::query("UPDATE signing_keys SET active = 0 WHERE active = 1")
@@ -663,10 +643,7 @@ impl Store for SqliteStore {
     }
 
     async fn bootstrap_key(&self, key: &NewSigningKey<'_>, now: u64) -> Result<bool, StoreError> {
-        if key.kid.is_empty() || key.alg.is_empty() || key.private_seed.is_empty() {
-            return Err(StoreError::InvalidInput("signing key"));
-        }
-        check_jwk(key.public_jwk, "public_jwk")?;
+        check_new_key(key)?;
         // One statement: the NOT EXISTS guard and the partial unique index on the active
         // row together let exactly one of several concurrent first starts insert.
         let done = sqlx::query(
@@ -680,15 +657,9 @@ impl Store for SqliteStore {
         .bind(key.public_jwk)
         .bind(to_db(now)?)
         .execute(&self.pool)
-        .await;
-        match done {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            // A concurrent start inserted its active key between our check and insert.
-            Err(e) => match StoreError::from(e) {
-                StoreError::Conflict => Ok(false),
-                e => Err(e),
-            },
-        }
+        .await
+        .map(|done| done.rows_affected());
+        bootstrapped(done)
     }
 
     async fn retire(&self, kid: &str, now: u64) -> Result<(), StoreError> {
@@ -767,83 +738,4 @@ async fn decide(
         .map_err(fk_is_not_found)?;
     row.map(|row| Ok((row.try_get("id")?, request_from_row(&row)?)))
         .transpose()
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: UserId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-    })
-}
-
-fn request_from_row(row: &SqliteRow) -> Result<AuthorizationRequest, StoreError> {
-    Ok(AuthorizationRequest {
-        agent_id: row.try_get("agent_id")?,
-        agent_delegate: row.try_get("agent_delegate")?,
-        agent_jwk: row.try_get("agent_jwk")?,
-        agent_jkt: row.try_get("agent_jkt")?,
-        resource_id: row.try_get("resource_id")?,
-        scope: row.try_get("scope")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        state: row.try_get("state")?,
-    })
-}
-
-fn pending_from_row(row: &SqliteRow) -> Result<PendingRequest, StoreError> {
-    Ok(PendingRequest {
-        request: request_from_row(row)?,
-        created_at: from_db(row.try_get("created_at")?, "created_at")?,
-        expires_at: from_db(row.try_get("expires_at")?, "expires_at")?,
-    })
-}
-
-/// Unix seconds as SQLite's signed 64-bit INTEGER (PostgreSQL's BIGINT).
-pub(super) fn to_db(t: u64) -> Result<i64, StoreError> {
-    i64::try_from(t).map_err(|_| StoreError::InvalidInput("time out of range"))
-}
-
-/// A stored INTEGER back to unix seconds.
-pub(super) fn from_db(t: i64, column: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(t).map_err(|_| StoreError::Corrupt(column))
-}
-
-/// A foreign-key violation means the referenced user does not exist.
-pub(super) fn fk_is_not_found(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-        _ => e.into(),
-    }
-}
-
-/// Migrations compiled into the binary, so a deployment is one file: `(version,
-/// description, SQL)` in order. Each backend has its own list with the same versions.
-#[derive(Debug)]
-pub(super) struct Embedded(pub(super) &'static [(i64, &'static str, &'static str)]);
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<
-        Box<
-            dyn Future<Output = Result<Vec<Migration>, Box<dyn std::error::Error + Send + Sync>>>
-                + Send,
-        >,
-    > {
-        let migrations = self
-            .0
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(sql),
-                    false,
-                )
-            })
-            .collect();
-        Box::pin(core::future::ready(Ok(migrations)))
-    }
 }
