@@ -10,6 +10,7 @@
 //! variables interface.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use aauth_core::{Jwks, ResourceMetadata, Signer, SigningKey};
@@ -143,6 +144,16 @@ impl Config {
         let num = |k: &'static str, d: u64| -> Result<u64, ConfigError> {
             nonempty(k).map_or(Ok(d), |v| v.trim().parse().map_err(|_| ConfigError(k)))
         };
+        // A number that must lie in `range`.
+        let ranged = |k: &'static str, d: u64, range: RangeInclusive<u64>| {
+            num(k, d).and_then(|t| {
+                if range.contains(&t) {
+                    Ok(t)
+                } else {
+                    Err(ConfigError(k))
+                }
+            })
+        };
         let resource_id = nonempty("AAUTH_RESOURCE_ID")
             .map(|s| s.trim().trim_end_matches('/').to_owned())
             .ok_or(ConfigError("AAUTH_RESOURCE_ID"))?;
@@ -222,24 +233,17 @@ impl Config {
             upstream,
             signing_key,
             egress_allow,
-            cache_ttl: num("AAUTH_CACHE_TTL", 300).and_then(|t| {
-                if t <= MAX_CACHE_TTL {
-                    Ok(t)
-                } else {
-                    Err(ConfigError("AAUTH_CACHE_TTL"))
-                }
-            })?,
+            cache_ttl: ranged("AAUTH_CACHE_TTL", 300, 0..=MAX_CACHE_TTL)?,
             resource_token_ttl: num("AAUTH_RESOURCE_TOKEN_TTL", 300)?,
             leeway: num("AAUTH_LEEWAY", 0)?,
             body_limit: usize::try_from(num("AAUTH_BODY_LIMIT", 1024 * 1024)?)
                 .map_err(|_| ConfigError("AAUTH_BODY_LIMIT"))?,
-            fetch_timeout: Duration::from_secs(
-                num("AAUTH_FETCH_TIMEOUT", 5).and_then(|t| positive(t, "AAUTH_FETCH_TIMEOUT"))?,
-            ),
-            upstream_timeout: Duration::from_secs(
-                num("AAUTH_UPSTREAM_TIMEOUT", 30)
-                    .and_then(|t| positive(t, "AAUTH_UPSTREAM_TIMEOUT"))?,
-            ),
+            fetch_timeout: Duration::from_secs(ranged("AAUTH_FETCH_TIMEOUT", 5, TIMEOUT_SECS)?),
+            upstream_timeout: Duration::from_secs(ranged(
+                "AAUTH_UPSTREAM_TIMEOUT",
+                30,
+                TIMEOUT_SECS,
+            )?),
             kv_store,
             metadata_json,
             jwks_json,
@@ -263,14 +267,8 @@ impl Config {
 /// server's `max-age`.
 pub const MAX_CACHE_TTL: u64 = 24 * 60 * 60;
 
-/// A timeout of at least one second and at most an hour.
-fn positive(secs: u64, var: &'static str) -> Result<u64, ConfigError> {
-    if (1..=3600).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(ConfigError(var))
-    }
-}
+/// A timeout: at least one second and at most an hour.
+const TIMEOUT_SECS: RangeInclusive<u64> = 1..=3600;
 
 fn list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -456,6 +454,23 @@ mod tests {
         assert!(parse_routes("data=signature").is_none());
         assert!(parse_seed(&"0a".repeat(32)).is_some());
         assert!(parse_seed("zz").is_none());
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        for var in ["AAUTH_FETCH_TIMEOUT", "AAUTH_UPSTREAM_TIMEOUT"] {
+            let cfg = |v: &str| {
+                let mut vars = full();
+                vars.insert(var, v.to_owned());
+                Config::from_lookup(|n| vars.get(n).cloned())
+            };
+            for ok in ["1", "3600"] {
+                assert!(cfg(ok).is_ok(), "{var}={ok}");
+            }
+            for bad in ["0", "3601", "-1"] {
+                assert_eq!(cfg(bad).unwrap_err(), ConfigError(var), "{var}={bad}");
+            }
+        }
     }
 
     #[test]

@@ -150,6 +150,15 @@ async fn body(resp: aauth_agent::AgentResponse) -> (u16, Value) {
     (status, v)
 }
 
+/// A GET of `url` sent by `c` within [`FLOW`] (`what` names it when it hangs): its status
+/// and JSON body.
+async fn get_json(what: &str, c: &AgentClient, url: &str) -> (u16, Value) {
+    let resp = bounded(what, c.send(AgentRequest::get(url).unwrap()))
+        .await
+        .unwrap();
+    body(resp).await
+}
+
 /// A GET signed by hand: `scheme` is the Signature-Key scheme, `tamper` changes the path
 /// after signing.
 async fn signed_get(
@@ -587,13 +596,7 @@ async fn silent_servers_time_out() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let resp = bounded(
-        "silent key server",
-        c.send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
-    )
-    .await
-    .unwrap();
-    let (s, v) = body(resp).await;
+    let (s, v) = get_json("silent key server", &c, &format!("{resource}/data-jwks")).await;
     assert_eq!(s, 401, "{v}");
     assert_eq!(v["error"], "invalid_signature");
     assert!(
@@ -602,13 +605,12 @@ async fn silent_servers_time_out() {
     );
 
     // A verified request whose upstream never answers: 504.
-    let resp = bounded(
+    let (s, v) = get_json(
         "silent upstream",
-        client(&agent).send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
+        &client(&agent),
+        &format!("{resource}/data-jwks"),
     )
-    .await
-    .unwrap();
-    let (s, v) = body(resp).await;
+    .await;
     assert_eq!(s, 504, "{v}");
     assert_eq!(v["error"], "server_error");
     assert!(upstream_accepted.load(Ordering::SeqCst) >= 1);
@@ -792,13 +794,12 @@ async fn spin_variables_build_reads_spin_variables() {
         "empty Spin variable → environment"
     );
 
-    let resp = bounded(
+    let (s, v) = get_json(
         "autonomous flow, spin build",
-        client(&agent).send(AgentRequest::get(&format!("{resource}/data-auth")).unwrap()),
+        &client(&agent),
+        &format!("{resource}/data-auth"),
     )
-    .await
-    .unwrap();
-    let (s, v) = body(resp).await;
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["token_type"], "auth+jwt");
     assert_eq!(v["scope"], "data.read");
@@ -827,13 +828,12 @@ async fn start_spin_resource(agent: &Agent, kv: Arc<KvBackend>) -> String {
 
 /// One `jwks`-scheme request (the agent's metadata and JWKS are needed) to `/data-jwks`.
 async fn jwks_request(agent: &Agent, resource: &str) -> (u16, Value) {
-    let resp = bounded(
+    get_json(
         "jwks request",
-        client(agent).send(AgentRequest::get(&format!("{resource}/data-jwks")).unwrap()),
+        &client(agent),
+        &format!("{resource}/data-jwks"),
     )
     .await
-    .unwrap();
-    body(resp).await
 }
 
 fn unix_now() -> u64 {
