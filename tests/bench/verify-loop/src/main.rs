@@ -1,23 +1,30 @@
-//! Native timing of [`aauth_verify_loop::aauth_verify_loop`]: prints `{"native_us": …}`,
-//! the mean microseconds per verification over the best of five batches.
+//! Native timing of [`aauth_verify_loop::aauth_verify_loop`] and
+//! [`aauth_verify_loop::aauth_raw_loop`]: `aauth-verify-loop [iters] [label]` prints
+//! `{"<label>_us": …, "<label>_raw_us": …}` (label default `native`), the mean microseconds
+//! per verification over the best of five batches.
 
 use std::time::Instant;
 
-use aauth_verify_loop::{aauth_setup, aauth_verify_loop};
+use aauth_verify_loop::{aauth_raw_loop, aauth_setup, aauth_verify_loop};
+
+/// Mean microseconds per call of `run`, best of five batches of `iters`.
+fn best_of_five(run: extern "C" fn(u32) -> u32, iters: u32) -> f64 {
+    assert_eq!(run(iters / 10), iters / 10, "warm-up");
+    (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            assert_eq!(run(iters), iters, "loop");
+            t0.elapsed().as_secs_f64() * 1e6 / f64::from(iters)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
 
 fn main() {
     assert_eq!(aauth_setup(), 1, "fixture");
-    let iters: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2000);
-    assert_eq!(aauth_verify_loop(iters / 10), iters / 10, "warm-up");
-    let best = (0..5)
-        .map(|_| {
-            let t0 = Instant::now();
-            assert_eq!(aauth_verify_loop(iters), iters, "verify");
-            t0.elapsed().as_secs_f64() * 1e6 / f64::from(iters)
-        })
-        .fold(f64::INFINITY, f64::min);
-    println!("{{\"native_us\": {best:.2}}}");
+    let mut args = std::env::args().skip(1);
+    let iters: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let label = args.next().unwrap_or_else(|| "native".into());
+    let full = best_of_five(aauth_verify_loop, iters);
+    let raw = best_of_five(aauth_raw_loop, iters);
+    println!("{{\"{label}_us\": {full:.2}, \"{label}_raw_us\": {raw:.2}}}");
 }
