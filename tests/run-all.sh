@@ -61,6 +61,7 @@ clippy() {
   cargo clippy -p aauth-core --no-default-features --locked -- -D warnings
   cargo clippy -p aauth-core --no-default-features --features std --locked -- -D warnings
   cargo clippy -p aauth-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+  cargo clippy -p aauth-wasm --target wasm32-unknown-unknown --all-features --locked -- -D warnings
 }
 
 test_() { cargo test --workspace --locked; }
