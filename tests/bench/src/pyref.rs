@@ -333,6 +333,9 @@ impl PyResource {
         let mut s = String::new();
         let _ = self.log.seek(SeekFrom::Start(0));
         let _ = self.log.read_to_string(&mut s);
+        if s.trim().is_empty() {
+            return "(empty)".into();
+        }
         let cut = s.len().saturating_sub(2000);
         let cut = (cut..s.len())
             .find(|&i| s.is_char_boundary(i))

@@ -272,7 +272,9 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
                      way: `verify_signature` (the token's JWT, then the HTTP signature), \
                      `verify_token` (the JWT again) and the Content-Digest check; each JWT \
                      verification asks `common.discover_jwks` for the issuer's metadata and \
-                     JWKS, a fresh `httpx.get` per document unless its cache holds them. \
+                     JWKS, a fresh `httpx.get` per document unless its cache holds them \
+                     (synchronous inside its async handler: a fetch blocks its one event \
+                     loop, so with many connections most of its latency is queueing). \
                      Those documents are served by a small server inside the `aauth-bench` \
                      process on the client CPU, which counts them: the Python side's core is \
                      spent on the Python resource alone, the most favourable setup for the \
