@@ -394,6 +394,15 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
                     1e9 / raw1 / py,
                 );
             }
+            // The same floor against the reference's best case over HTTP.
+            if let (Some(py), Some(raw1)) = (rps("python_resource_cached"), jwt_raw1) {
+                let _ = writeln!(
+                    w,
+                    "\nThe same floor would be {:.1}× the Python reference resource over HTTP \
+                     with its cache ({py:.0} requests/s).",
+                    1e9 / raw1 / py,
+                );
+            }
             let _ = writeln!(
                 w,
                 "\nThe AAuth layer keeps {:.0} % of the plain app's throughput with the cache, \
