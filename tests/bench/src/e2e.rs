@@ -6,7 +6,7 @@
 //! clock starts (one signature per distinct request, replayed within the 60 s `created`
 //! window), so the client spends no time on Ed25519 while the server verifies everything.
 //!
-//! With `--pyref DIR --python PY`, the Python reference resource is measured right after
+//! With `--pyref DIR [--python PY]`, the Python reference resource is measured right after
 //! the axum modes with the same client, connections, seconds and kind of request (see
 //! [`crate::pyref`]); a Python measurement that fails (it does not start, or its requests
 //! are not granted) is reported in the JSON and then fails the command.

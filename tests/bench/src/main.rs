@@ -6,7 +6,7 @@
 //!   off, plus an in-process auth server publishing its metadata and JWKS; or (`issuer`)
 //!   the real auth server with the agent and resource it needs. Prints its URLs as one
 //!   JSON line and exits when its standard input closes.
-//! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N] [--pyref DIR --python PY]`: starts
+//! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N] [--pyref DIR [--python PY]]`: starts
 //!   each `serve` mode as a child process (pinned to CPU N with `taskset` when given),
 //!   drives it from this process with a bounded load, and prints one JSON document.
 //!   With `--pyref DIR [--python PY]`, also the Python reference resource
