@@ -4,9 +4,12 @@
 #   BENCH_SECONDS=5        measured seconds per end-to-end mode (and per long-run round)
 #   BENCH_CONCURRENCY=16   client connections
 #   BENCH_LONG_ROUNDS=6    rounds of the long bounded run
-#   AAUTH_PYREF=../shared/interop/python-ref   the Python reference checkout (skipped if absent)
-#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e token python wasm); the report
-#                              then uses what an earlier run left for them in $OUT
+#   AAUTH_PYREF=../shared/interop/python-ref   the Python reference checkout (skipped if absent):
+#                              tools/bench.py in process (step python), and peers/resource.py over
+#                              HTTP under the e2e load (step pyhttp, part of e2e)
+#   BENCH_SKIP="wasm python"   steps to skip (names: core mem e2e pyhttp token python wasm); the
+#                              report then uses what an earlier run left for them in $OUT
+#                              (pyhttp is part of e2e: skipped alone, it is reported as not run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -57,17 +60,27 @@ fi
 if ! skip mem; then
   run "$BIN" mem > "$OUT/mem.json"
 fi
+PY="${AAUTH_PEERS_HOME:-$HOME/.cache/aauth-python-peers}/venv/bin/python"
+PY_READY=""
 if ! skip python && [ -f "$PYREF/tools/bench.py" ]; then
-  run bash "$PYREF/setup.sh" >&2
-  PY="${AAUTH_PEERS_HOME:-$HOME/.cache/aauth-python-peers}/venv/bin/python"
+  run bash "$PYREF/setup.sh" >&2; PY_READY=1
   # tools/bench.py imports a key loader the reference tree does not ship: tests/bench/pyref.
   COMMANDS+=("AAUTH_PYREF_KEYS=$PYREF/keys.json PYTHONPATH=tests/bench/pyref ${PIN0[*]} $PY $PYREF/tools/bench.py 3")
   AAUTH_PYREF_KEYS="$PYREF/keys.json" PYTHONPATH="$ROOT/tests/bench/pyref" "${PIN0[@]}" "$PY" "$PYREF/tools/bench.py" 3 > "$OUT/python.json"
 fi
 # Right after the Python reference, so both see about the same machine load.
+E2E_FAILED=""
 if ! skip e2e; then
   SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
-  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" > "$OUT/e2e.json"
+  # The Python reference resource over HTTP, under the same load right after the axum modes
+  # (apples to apples for the 15x target); e2e fails if its requests are not granted.
+  PYHTTP=()
+  if ! skip pyhttp && [ -f "$PYREF/peers/resource.py" ]; then
+    [ -n "$PY_READY" ] || run bash "$PYREF/setup.sh" >&2
+    PYHTTP=(--pyref "$PYREF" --python "$PY")
+  fi
+  # A failed e2e (the Python resource's requests not granted, say) still gets a report.
+  run "${PIN1[@]}" "$BIN" e2e --seconds "$SECS" --concurrency "$CONC" --long-rounds "$ROUNDS" "${SERVER_CPU[@]}" "${PYHTTP[@]}" > "$OUT/e2e.json" || E2E_FAILED=1
 fi
 if ! skip token; then
   SERVER_CPU=(); [ ${#PIN1[@]} -gt 0 ] && SERVER_CPU=(--server-cpu 0)
@@ -89,3 +102,7 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 } > "$OUT/env.json"
 "$BIN" report "$OUT"
 echo "report: $OUT/report.md" >&2
+if [ -n "$E2E_FAILED" ]; then
+  echo "run.sh: aauth-bench e2e FAILED (see its message above and the report)" >&2
+  exit 1
+fi

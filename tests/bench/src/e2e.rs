@@ -5,6 +5,11 @@
 //! (`run.sh` runs `taskset -c 1 aauth-bench e2e --server-cpu 0` on two CPUs or more). Requests are signed before the
 //! clock starts (one signature per distinct request, replayed within the 60 s `created`
 //! window), so the client spends no time on Ed25519 while the server verifies everything.
+//!
+//! With `--pyref DIR [--python PY]`, the Python reference resource is measured right after
+//! the axum modes with the same client, connections, seconds and kind of request (see
+//! [`crate::pyref`]); a Python measurement that fails (it does not start, or its requests
+//! are not granted) is reported in the JSON and then fails the command.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -14,19 +19,17 @@ use std::time::Duration;
 use aauth_core::UnixTime;
 use aauth_http::DEFAULT_TOKEN_CACHE_CAPACITY;
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
 
 use crate::Error;
 use crate::fixture::{Signed, auth_token, sign_get};
 use crate::load::{self, Spec};
+use crate::pyref::{self, PyRef};
 
 /// The knobs of a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Plan {
     /// Measured seconds per mode (and per round of the long run); at most 50, so that every
     /// pre-signed request stays within the 60 s `created` window.
@@ -40,13 +43,21 @@ pub(crate) struct Plan {
     /// inherits this process's affinity, so without it server and client share the CPUs
     /// the client was given.
     pub(crate) server_cpu: Option<u32>,
+    /// The Python reference resource to measure too (`None`: not measured).
+    pub(crate) pyref: Option<PyRef>,
 }
 
 /// Distinct signed requests replayed per mode when the token repeats.
 const VARIANTS: usize = 256;
 
 pub(crate) fn run(plan: &Plan) -> Result<(), Error> {
-    load::print_measured(plan.seconds, all(plan))
+    let out = load::print_measured(plan.seconds, all(plan))?;
+    for (key, _, _) in pyref::CONFIGS {
+        if let Some(why) = out[key]["failed"].as_str() {
+            return Err(format!("the Python reference resource ({key}) failed: {why}").into());
+        }
+    }
+    Ok(())
 }
 
 async fn all(plan: &Plan) -> Result<Value, Error> {
@@ -92,6 +103,21 @@ async fn all(plan: &Plan) -> Result<Value, Error> {
             "server_after": after,
         });
         server.stop().await;
+    }
+    if let Some(py) = &plan.pyref {
+        for (key, ttl, behaviour) in pyref::CONFIGS {
+            let mut v =
+                pyref::measure(py, ttl, plan.concurrency, plan.seconds, plan.server_cpu).await;
+            match v["failed"].as_str() {
+                Some(why) => eprintln!("{key}: FAILED: {why}"),
+                None => eprintln!(
+                    "{key}: {} req/s, {} errors, {} fetches per request",
+                    v["load"]["req_per_s"], v["load"]["errors"], v["fetches"]["per_request"]
+                ),
+            }
+            v["behaviour"] = behaviour.into();
+            out[key] = v;
+        }
     }
     out["long_run"] = long_run(plan).await?;
     Ok(out)
@@ -190,14 +216,7 @@ impl Server {
 
     /// Sends `signed` on a fresh connection; the status and the whole body.
     pub(crate) async fn send(&self, signed: &Signed) -> Result<(http::StatusCode, Bytes), Error> {
-        let stream = TcpStream::connect(self.addr).await?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        let host = http::HeaderValue::from_str(&self.addr.to_string())?;
-        let resp = sender.send_request(signed.request(host)).await?;
-        let status = resp.status();
-        Ok((status, resp.into_body().collect().await?.to_bytes()))
+        load::send_one(self.addr, signed).await
     }
 
     /// `GET /stats`.

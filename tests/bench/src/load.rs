@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -61,11 +62,11 @@ impl Outcome {
 
 /// A measuring subcommand: checks `seconds` (at most 50, so that every request signed
 /// before the clock starts stays within the 60 s `created` window), runs `measure` on a
-/// current-thread runtime and prints its JSON document.
+/// current-thread runtime, prints its JSON document and returns it.
 pub(crate) fn print_measured(
     seconds: u64,
     measure: impl Future<Output = Result<Value, Error>>,
-) -> Result<(), Error> {
+) -> Result<Value, Error> {
     if seconds == 0 || seconds > 50 {
         return Err("--seconds must be within 1..=50".into());
     }
@@ -74,7 +75,21 @@ pub(crate) fn print_measured(
         .build()?;
     let out = rt.block_on(measure)?;
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(out)
+}
+
+/// Sends `signed` to `addr` on a fresh connection; the status and the whole body.
+pub(crate) async fn send_one(
+    addr: SocketAddr,
+    signed: &Signed,
+) -> Result<(http::StatusCode, Bytes), Error> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let host = http::HeaderValue::from_str(&addr.to_string())?;
+    let resp = sender.send_request(signed.request(host)).await?;
+    let status = resp.status();
+    Ok((status, resp.into_body().collect().await?.to_bytes()))
 }
 
 /// Sends `requests` (cycled) to `spec.addr` and measures. Every response other than `200`

@@ -6,9 +6,12 @@
 //!   off, plus an in-process auth server publishing its metadata and JWKS; or (`issuer`)
 //!   the real auth server with the agent and resource it needs. Prints its URLs as one
 //!   JSON line and exits when its standard input closes.
-//! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N]`: starts
+//! - `e2e [--seconds S] [--concurrency C] [--long-rounds R] [--server-cpu N] [--pyref DIR [--python PY]]`: starts
 //!   each `serve` mode as a child process (pinned to CPU N with `taskset` when given),
 //!   drives it from this process with a bounded load, and prints one JSON document.
+//!   With `--pyref DIR [--python PY]`, also the Python reference resource
+//!   (`DIR/peers/resource.py`, run by `PY`) under the same load, its auth server's
+//!   metadata and JWKS served from this process.
 //! - `token [--seconds S] [--concurrency C] [--requests N] [--server-cpu N]`: the auth
 //!   server's `POST /agent/token` (autonomous `request_type=auth`) in a child
 //!   `serve --mode issuer` process (`aauth-issuer` on a temporary SQLite file), driven
@@ -24,6 +27,7 @@ mod e2e;
 mod fixture;
 mod load;
 mod mem;
+mod pyref;
 mod report;
 mod serve;
 mod token;
@@ -46,6 +50,11 @@ fn main() -> ExitCode {
         .iter()
         .position(|a| a == "--server-cpu")
         .and_then(|i| args.get(i + 1)?.parse().ok());
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
     let result = match args.first().map(String::as_str) {
         Some("serve") => {
             let mode = args
@@ -60,6 +69,10 @@ fn main() -> ExitCode {
             concurrency: flag("--concurrency", 16) as usize,
             long_rounds: flag("--long-rounds", 6) as usize,
             server_cpu,
+            pyref: value("--pyref").map(|dir| pyref::PyRef {
+                dir: dir.into(),
+                python: value("--python").map_or_else(|| "python3".into(), Into::into),
+            }),
         }),
         Some("token") => token::run(&token::Plan {
             seconds: flag("--seconds", 5),

@@ -38,7 +38,7 @@ pub(crate) struct Plan {
 const VARIANTS: usize = 256;
 
 pub(crate) fn run(plan: &Plan) -> Result<(), Error> {
-    load::print_measured(plan.seconds, measure(plan))
+    load::print_measured(plan.seconds, measure(plan)).map(drop)
 }
 
 async fn measure(plan: &Plan) -> Result<Value, Error> {
