@@ -273,15 +273,31 @@ struct Grant<'a> {
     sub: Option<String>,
     act: Option<Actor>,
     nbf: bool,
+    /// The latest `exp` the token may carry. An exchanged token is derived from the
+    /// upstream auth token, which L§9.10 requires to be unexpired at exchange time; without
+    /// a cap, an upstream token about to expire would buy a fresh full-lifetime token and
+    /// stretch the upstream server's grant (the later drafts state the same rule for tokens
+    /// derived from an agent token: digest N-13, N-21).
+    not_after: Option<u64>,
 }
 
-async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Result<String, Error> {
+/// A signed auth token with its lifetime in seconds (`expires_in`).
+struct Issued {
+    token: String,
+    expires_in: u64,
+}
+
+async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Result<Issued, Error> {
     let config = &inner.config;
+    let mut exp = now.saturating_add(config.token_ttl).as_secs();
+    if let Some(cap) = g.not_after {
+        exp = exp.min(cap);
+    }
     let mut claims = AuthClaims::new(
         config.issuer(),
         g.resource,
         g.cnf.clone(),
-        now.saturating_add(config.token_ttl),
+        UnixTime::from_secs(exp),
     )
     .with_iat(now);
     if !g.scope.is_empty() {
@@ -303,9 +319,13 @@ async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Resul
         claims = claims.with_nbf(now);
     }
     let signer = inner.signer().await?;
-    claims
+    let token = claims
         .sign(&signer)
-        .map_err(|_| Error::Internal("auth token signing failed"))
+        .map_err(|_| Error::Internal("auth token signing failed"))?;
+    Ok(Issued {
+        token,
+        expires_in: exp.saturating_sub(now.as_secs()),
+    })
 }
 
 fn jwk_json(jwk: &Jwk) -> Result<String, Error> {
@@ -411,6 +431,7 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: None,
             act: None,
             nbf: false,
+            not_after: None,
         },
         call.now,
     )
@@ -424,15 +445,15 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(
-        auth_token,
-        inner.config.token_ttl,
-        Some(refresh_token),
-    ))
+    Ok(token_response(auth_token, Some(refresh_token)))
 }
 
-fn token_response(auth_token: String, ttl: u64, refresh: Option<String>) -> serde_json::Value {
-    let mut v = json!({ "auth_token": auth_token, "expires_in": ttl, "token_type": "Bearer" });
+fn token_response(issued: Issued, refresh: Option<String>) -> serde_json::Value {
+    let mut v = json!({
+        "auth_token": issued.token,
+        "expires_in": issued.expires_in,
+        "token_type": "Bearer",
+    });
     if let Some(r) = refresh {
         v["refresh_token"] = json!(r);
     }
@@ -480,6 +501,7 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: Some(sub),
             act: None,
             nbf: false,
+            not_after: None,
         },
         call.now,
     )
@@ -493,11 +515,7 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk_json(&requester.jwk)?,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(
-        auth_token,
-        inner.config.token_ttl,
-        Some(refresh_token),
-    ))
+    Ok(token_response(auth_token, Some(refresh_token)))
 }
 
 /// `request_type=refresh` (L§9.7): bound to the agent (and delegate), not to a key; the
@@ -529,11 +547,12 @@ async fn refresh<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_js
             sub: g.user.map(|u| u.to_string()),
             act: None,
             nbf: false,
+            not_after: None,
         },
         call.now,
     )
     .await?;
-    Ok(token_response(auth_token, inner.config.token_ttl, None))
+    Ok(token_response(auth_token, None))
 }
 
 fn act_depth(act: Option<&Actor>) -> usize {
@@ -666,11 +685,13 @@ async fn exchange<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_j
             sub: up.sub.clone(),
             act: Some(act),
             nbf: true,
+            not_after: Some(up.exp),
         },
         call.now,
     )
     .await?;
-    Ok(json!({ "auth_token": auth_token, "expires_in": config.token_ttl }))
+    // No refresh token for an exchanged grant (L§9.10), so nothing can extend it later.
+    Ok(json!({ "auth_token": auth_token.token, "expires_in": auth_token.expires_in }))
 }
 
 #[cfg(test)]

@@ -1013,6 +1013,61 @@ async fn exchange_across_two_issuers_with_act() {
     assert_error(&got, 401, "invalid_token");
 }
 
+/// An exchanged token must not outlive the upstream token it was exchanged from: late in
+/// the upstream token's life, the exchanged `exp` (and `expires_in`) stop at the upstream
+/// `exp` instead of the issuer's full token lifetime.
+#[tokio::test]
+async fn exchanged_token_expires_no_later_than_the_upstream_token() {
+    let env = Env::new().await;
+    let resource1 = &env.resource;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_id = env.issuer.id.clone();
+    let issuer2 = IssuerHandle::start(&dir.path().join("i2.db"), env.clock.clone(), 0, |c| {
+        c.with_trusted_upstreams([upstream_id]).with_token_ttl(3600)
+    })
+    .await;
+    let resource2 = Resource::start(11).await;
+    let up = env.auth("data.read").await;
+    assert_eq!(up.0, 200, "{up:?}");
+    let upstream = up.1["auth_token"].as_str().unwrap().to_owned();
+    let up_exp = env
+        .verify_token(&env.issuer, &upstream, &resource1.id)
+        .await
+        .exp;
+    assert_eq!(up_exp, env.now().as_secs() + 3600);
+
+    let r1_jkt = resource1.key.public_jwk().thumbprint().unwrap();
+    let exchange = || async {
+        let rt2 = resource2.token(&issuer2.id, &resource1.id, &r1_jkt, "data.read", env.now());
+        let body = form(&[("request_type", "exchange"), ("resource_token", &rt2)]);
+        let sk = KeyScheme::Jwt {
+            jwt: upstream.clone(),
+        }
+        .to_header("sig1")
+        .unwrap();
+        post_signed(&env.http, &issuer2, &body, &sk, &resource1.key, env.now()).await
+    };
+
+    // 50 minutes in: 10 minutes of upstream life left, issuer 2 would grant an hour.
+    env.clock.advance(3000);
+    let got = exchange().await;
+    assert_eq!(got.0, 200, "{got:?}");
+    assert_eq!(got.1["expires_in"], 600, "{got:?}");
+    let t = env
+        .verify_token(
+            &issuer2,
+            got.1["auth_token"].as_str().unwrap(),
+            &resource2.id,
+        )
+        .await;
+    assert_eq!(t.exp, up_exp, "capped at the upstream exp");
+    assert_eq!(t.iat, Some(env.now().as_secs()));
+
+    // Once the upstream token has expired there is nothing left to exchange.
+    env.clock.advance(600);
+    assert_error(&exchange().await, 401, "invalid_token");
+}
+
 /// An exchanged token from issuer 2 for resource 2 (aud = resource2, one `act`).
 async fn got_token_for_depth(
     env: &Env,
