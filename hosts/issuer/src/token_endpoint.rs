@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aauth_core::httpsig::SignatureError;
 use aauth_core::token::{Actor, TokenErrorKind, TokenType};
-use aauth_core::verify::{KeyPurpose, TokenPolicy, VerifyError, begin};
+use aauth_core::verify::{Identity, KeyPurpose, TokenPolicy, VerifyError, begin};
 use aauth_core::{
     AuthClaims, ErrorCode, Jwk, ProtocolError, RequestParts, ResourceClaims, UnixTime,
     UnverifiedToken, Validation, WellKnown,
@@ -46,6 +46,9 @@ struct Requester {
     delegate: Option<String>,
     jwk: Jwk,
     jkt: String,
+    /// A delegate's agent token `exp`: the agent server vouches for the delegate's key
+    /// only until then, so a token bound to that key must not outlive it.
+    not_after: Option<u64>,
 }
 
 pub(crate) async fn handle<S: Store>(
@@ -169,6 +172,10 @@ async fn authenticate<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<Req
         delegate: verified.agent_delegate().map(str::to_owned),
         jwk: verified.signer_jwk().clone(),
         jkt: verified.signer_thumbprint().to_owned(),
+        not_after: match verified.identity() {
+            Identity::Delegate { token } => Some(token.exp),
+            _ => None,
+        },
     })
 }
 
@@ -273,11 +280,14 @@ struct Grant<'a> {
     sub: Option<String>,
     act: Option<Actor>,
     nbf: bool,
-    /// The latest `exp` the token may carry. An exchanged token is derived from the
-    /// upstream auth token, which L§9.10 requires to be unexpired at exchange time; without
-    /// a cap, an upstream token about to expire would buy a fresh full-lifetime token and
-    /// stretch the upstream server's grant (the later drafts state the same rule for tokens
-    /// derived from an agent token: digest N-13, N-21).
+    /// The latest `exp` the token may carry: a token must not outlive the credential it
+    /// was derived from. An exchanged token is derived from the upstream auth token, which
+    /// L§9.10 requires to be unexpired at exchange time; without a cap, an upstream token
+    /// about to expire would buy a fresh full-lifetime token and stretch the upstream
+    /// server's grant. A delegate's token binds a key that only its agent token vouches
+    /// for (the later drafts state this cap outright: digest N-13, N-21). Refresh stays
+    /// usable across delegate rotation (L§9.7): a refresh signed under a new agent token
+    /// is capped by that one.
     not_after: Option<u64>,
 }
 
@@ -431,7 +441,7 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: None,
             act: None,
             nbf: false,
-            not_after: None,
+            not_after: requester.not_after,
         },
         call.now,
     )
@@ -501,7 +511,7 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: Some(sub),
             act: None,
             nbf: false,
-            not_after: None,
+            not_after: requester.not_after,
         },
         call.now,
     )
@@ -547,7 +557,7 @@ async fn refresh<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_js
             sub: g.user.map(|u| u.to_string()),
             act: None,
             nbf: false,
-            not_after: None,
+            not_after: requester.not_after,
         },
         call.now,
     )
