@@ -200,7 +200,7 @@ mod tests {
     use aauth_core::httpsig::{SignOptions, SignatureError, VerifyPolicy, sign_request};
     use aauth_core::token::{AuthClaims, TokenErrorKind};
     use aauth_core::verify::{
-        KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
+        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
     };
     use aauth_core::{KeyScheme, RequestParts, Signer, SigningKey};
 
@@ -426,6 +426,39 @@ mod tests {
             verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
         }
         assert_eq!((lookups.get(), cache.stats().len), (3, 0));
+    }
+
+    /// A hit hands the request the entry's verified claims by reference count, not a copy
+    /// per request, and the entry's thumbprint.
+    #[test]
+    fn a_hit_shares_the_remembered_claims() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        let headers = signed(&t, &agent(), NOW);
+        verify(&headers, &cache, RESOURCE, NOW, &lookups).unwrap();
+        let entry = cache.get(&TokenDigest::of(&t), NOW).unwrap();
+        let h: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let policy = VerifyPolicy::default();
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        let pending = begin(&req, &policy, &tokens, NOW).unwrap();
+        let v = pending
+            .finish_cached(&req, &entry, &policy, &tokens, NOW)
+            .unwrap();
+        let (Identity::Authorized { token: served }, Identity::Authorized { token: kept }) =
+            (v.identity(), entry.identity())
+        else {
+            panic!("expected auth tokens: {v:?}");
+        };
+        assert!(Arc::ptr_eq(served, kept));
+        assert_eq!(
+            v.signer_thumbprint(),
+            agent().public_jwk().thumbprint().unwrap()
+        );
     }
 
     #[test]
