@@ -8,7 +8,9 @@
 //!
 //! The nginx binary comes from Debian (`tests/run-all.sh` installs it); the test runs it
 //! in the foreground as a single process with a config in a temp dir and kills it at the
-//! end. `AAUTH_SKIP_NGINX=1` skips the test with a message.
+//! end. `AAUTH_SKIP_NGINX=1` skips the test with a `SKIPPED: …` line on stderr that
+//! `cargo test` shows even for a passing test; a missing nginx fails it (locally and in CI,
+//! where the setup gate installs it), so the proxy path is never skipped silently.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -101,6 +103,14 @@ impl Drop for Nginx {
     }
 }
 
+/// Reports a skipped test on the process's stderr. Not `eprintln!`: libtest captures that
+/// for a passing test and discards it, so a skip looked exactly like a pass.
+fn report_skip(reason: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
+}
+
 fn nginx_bin() -> &'static str {
     for p in ["/usr/sbin/nginx", "/usr/local/sbin/nginx"] {
         if std::path::Path::new(p).is_file() {
@@ -166,7 +176,7 @@ async fn signed_get(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canonical_authority_behind_nginx_rewriting_host_and_port() {
     if std::env::var("AAUTH_SKIP_NGINX").as_deref() == Ok("1") {
-        eprintln!("AAUTH_SKIP_NGINX=1: skipping the reverse-proxy test");
+        report_skip("AAUTH_SKIP_NGINX=1 (unset it to run the reverse-proxy test)");
         return;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -311,4 +321,22 @@ async fn canonical_authority_behind_nginx_rewriting_host_and_port() {
     })
     .await
     .expect("test timed out");
+}
+
+/// The skip above is visible in a plain `cargo test` run: this binary, re-run for just that
+/// test with `AAUTH_SKIP_NGINX=1` and output capture on, prints the `SKIPPED:` line.
+#[test]
+fn a_skipped_proxy_test_says_so_on_stderr() {
+    const TEST: &str = "canonical_authority_behind_nginx_rewriting_host_and_port";
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", TEST, "--test-threads", "1"])
+        .env("AAUTH_SKIP_NGINX", "1")
+        .output()
+        .expect("re-run the test binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("SKIPPED: {TEST}: AAUTH_SKIP_NGINX=1")),
+        "no SKIPPED line on stderr: {stderr:?}"
+    );
 }

@@ -145,7 +145,9 @@ async fn floods_of_bogus_identities_stay_bounded() {
             let e = env.clone();
             async move {
                 let sk = e.jwks_key().replace("key-1", &format!("bogus-{i}"));
-                e.get("/sig", &sk, &e.agent_key).await.0 == 401
+                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
+                // The signer's key cannot be obtained: `invalid_signature`, not a 5xx.
+                s == 401 && v["error"] == "invalid_signature"
             }
         })
         .await;
@@ -154,22 +156,48 @@ async fn floods_of_bogus_identities_stay_bounded() {
         assert!(s.jwks_fetches - warm.jwks_fetches <= 1, "{warm:?} → {s:?}");
         assert_eq!(s.metadata_fetches, warm.metadata_fetches, "{s:?}");
 
-        // Distinct bogus agent ids (nothing listens there): at most one metadata fetch per
-        // distinct id, and the cache stays within its 64 entries.
+        // Bogus agent ids (nothing listens there), each named again and again: one
+        // metadata fetch per distinct id (concurrent misses coalesce, the failure is
+        // remembered), not one per request. 32 ids fit the 64-entry cache, so none is
+        // evicted and fetched twice.
+        const REPEATED_IDS: usize = 32;
+        let bogus_agent = |id: &str| {
+            format!(r#"sig1=(scheme=jwks id="http://127.0.0.1:9/{id}" kid="k" well-known="aauth-agent")"#)
+        };
         let env = e.clone();
         let failures = drive(FLOOD, move |i| {
             let e = env.clone();
             async move {
-                let sk = format!(
-                    r#"sig1=(scheme=jwks id="http://127.0.0.1:9/agent-{i}" kid="k" well-known="aauth-agent")"#
-                );
-                e.get("/sig", &sk, &e.agent_key).await.0 == 401
+                let sk = bogus_agent(&format!("repeated-{}", i % REPEATED_IDS));
+                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
+                s == 401 && v["error"] == "invalid_signature"
+            }
+        })
+        .await;
+        assert_eq!(failures, 0);
+        let r = e.resource_cfg.fetcher().stats();
+        assert_eq!(
+            r.metadata_fetches - s.metadata_fetches,
+            REPEATED_IDS as u64,
+            "{s:?} → {r:?}"
+        );
+        assert_eq!(r.jwks_fetches, s.jwks_fetches, "{r:?}");
+
+        // Distinct bogus agent ids, more than the cache holds: the cache stays within its
+        // 64 entries, and each id costs one fetch at most.
+        let env = e.clone();
+        let failures = drive(FLOOD, move |i| {
+            let e = env.clone();
+            async move {
+                let sk = bogus_agent(&format!("agent-{i}"));
+                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
+                s == 401 && v["error"] == "invalid_signature"
             }
         })
         .await;
         assert_eq!(failures, 0);
         let t = e.resource_cfg.fetcher().stats();
-        assert!(t.metadata_fetches - s.metadata_fetches <= FLOOD as u64, "{t:?}");
+        assert!(t.metadata_fetches - r.metadata_fetches <= FLOOD as u64, "{t:?}");
         assert!(e.resource_cfg.fetcher().len() <= 64, "{t:?}");
 
         // Auth tokens from distinct untrusted issuers: refused before any fetch.

@@ -195,13 +195,14 @@ pub enum Identity {
     },
     /// `scheme=jwt` with an agent token: an agent delegate of an agent server.
     Delegate {
-        /// The verified agent token (`iss` = agent, `sub` = delegate).
-        token: Box<Verified<AgentClaims>>,
+        /// The verified agent token (`iss` = agent, `sub` = delegate). Shared: every
+        /// request served from a [`TokenCache`] entry holds the entry's claims, not a copy.
+        token: Arc<Verified<AgentClaims>>,
     },
     /// `scheme=jwt` with an auth token: an authorized agent.
     Authorized {
-        /// The verified auth token.
-        token: Box<Verified<AuthClaims>>,
+        /// The verified auth token. Shared like [`Delegate`](Self::Delegate)'s.
+        token: Arc<Verified<AuthClaims>>,
     },
 }
 
@@ -226,12 +227,21 @@ pub struct VerifiedRequest {
     /// The signing key's JWK; `None` for `scheme=jwt`, where it is the token's
     /// `cnf.jwk`, kept once in `identity` rather than copied.
     signer: Option<Jwk>,
+    thumbprint: Thumbprint,
+    label: String,
+    created: Option<u64>,
+}
+
+/// The signer's RFC 7638 thumbprint.
+#[derive(Clone, Debug)]
+enum Thumbprint {
     /// Computed on first use: most requests never need it (a resource asks for it only
     /// to mint a resource token or key a `Nonce`), and hashing it eagerly was about 1 %
     /// of a `scheme=jwt` verification. A race-tolerant cell keeps the type `Sync`.
-    thumbprint: OnceBox<String>,
-    label: String,
-    created: Option<u64>,
+    Lazy(OnceBox<String>),
+    /// Computed when the token was remembered, and shared with its [`ValidatedToken`]:
+    /// a cache hit copies nothing.
+    Shared(Arc<str>),
 }
 
 impl VerifiedRequest {
@@ -274,10 +284,13 @@ impl VerifiedRequest {
 
     /// RFC 7638 thumbprint of the signing key: the `agent_jkt` of a resource token.
     pub fn signer_thumbprint(&self) -> &str {
-        self.thumbprint.get_or_init(|| {
-            // `finish` checked the members the thumbprint needs, so this cannot fail.
-            Box::new(self.signer_jwk().thumbprint().unwrap_or_default())
-        })
+        match &self.thumbprint {
+            Thumbprint::Shared(t) => t,
+            Thumbprint::Lazy(cell) => cell.get_or_init(|| {
+                // `finish` checked the members the thumbprint needs, so this cannot fail.
+                Box::new(self.signer_jwk().thumbprint().unwrap_or_default())
+            }),
+        }
     }
 
     /// The signature label.
@@ -562,9 +575,11 @@ impl<'a> PendingRequest<'a> {
         }
         self.signed.verify(req, &cached.key, policy)?;
         Ok(VerifiedRequest {
+            // Reference counts only: the claims and the thumbprint stay shared with the
+            // cache entry.
             identity: cached.identity.clone(),
             signer: None,
-            thumbprint: OnceBox::with_value(Box::new(cached.thumbprint.clone())),
+            thumbprint: Thumbprint::Shared(Arc::clone(&cached.thumbprint)),
             label: self.signed.label().into(),
             created: self.signed.params().created,
         })
@@ -602,12 +617,12 @@ impl<'a> PendingRequest<'a> {
                     Some(TokenType::Auth) => {
                         let v = auth_validation(tokens);
                         let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
-                        Identity::Authorized { token: Box::new(t) }
+                        Identity::Authorized { token: Arc::new(t) }
                     }
                     _ => {
                         let v = agent_validation(tokens);
                         let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
-                        Identity::Delegate { token: Box::new(t) }
+                        Identity::Delegate { token: Arc::new(t) }
                     }
                 };
                 // The signer is the token's `cnf.jwk`, kept once inside the identity.
@@ -625,19 +640,18 @@ impl<'a> PendingRequest<'a> {
         signer_key.thumbprint_members().map_err(VerifyError::Key)?;
         // Hashing the token costs about 3 % of a verification: only when it is remembered.
         let digest = if remember { self.token_digest() } else { None };
-        let thumbprint = OnceBox::new();
-        let remembered = match (cnf_key, digest) {
+        let (thumbprint, remembered) = match (cnf_key, digest) {
             (Some(key), Some(digest)) => {
-                let jkt = signer_key.thumbprint().map_err(VerifyError::Key)?;
-                let _ = thumbprint.set(Box::new(jkt.clone()));
-                Some(ValidatedToken {
+                let jkt: Arc<str> = signer_key.thumbprint().map_err(VerifyError::Key)?.into();
+                let remembered = ValidatedToken {
                     digest,
                     identity: identity.clone(),
                     key,
-                    thumbprint: jkt,
-                })
+                    thumbprint: Arc::clone(&jkt),
+                };
+                (Thumbprint::Shared(jkt), Some(remembered))
             }
-            _ => None,
+            _ => (Thumbprint::Lazy(OnceBox::new()), None),
         };
         let verified = VerifiedRequest {
             identity,
@@ -689,7 +703,7 @@ pub struct ValidatedToken {
     digest: TokenDigest,
     identity: Identity,
     key: PublicKey,
-    thumbprint: String,
+    thumbprint: Arc<str>,
 }
 
 impl ValidatedToken {

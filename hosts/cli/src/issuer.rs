@@ -45,24 +45,49 @@ pub fn default_db() -> PathBuf {
 /// # Errors
 /// [`CliError`] when the configuration, the store or password hashing fails.
 pub async fn build(opts: &IssuerOptions) -> Result<Router, CliError> {
-    let what = || format!("database {}", opts.db);
-    match &opts.db {
+    with_store(&opts.db, BuildRouter(opts)).await
+}
+
+/// An operation on whichever store `--db` selects. The store type differs per backend, so
+/// the operation is generic over it and [`with_store`] picks the backend in one place.
+trait WithStore {
+    /// What the operation returns.
+    type Output;
+
+    /// Runs the operation on the opened store.
+    async fn run<S: Store + 'static>(self, store: S) -> Result<Self::Output, CliError>;
+}
+
+/// Opens the SQLite file or PostgreSQL database `db` names and runs `op` on it.
+async fn with_store<T: WithStore>(db: &Database, op: T) -> Result<T::Output, CliError> {
+    let what = || format!("database {db}");
+    match db {
         Database::Sqlite(path) => {
             let store = SqliteStore::open(path)
                 .await
                 .map_err(|e| CliError::server(what(), e))?;
-            build_with(opts, store).await
+            op.run(store).await
         }
         Database::Postgres(url) => {
             let store = PgStore::connect(url)
                 .await
                 .map_err(|e| CliError::server(what(), e))?;
-            build_with(opts, store).await
+            op.run(store).await
         }
     }
 }
 
-/// [`build`] over an opened store.
+/// [`build`] over the opened store.
+struct BuildRouter<'a>(&'a IssuerOptions);
+
+impl WithStore for BuildRouter<'_> {
+    type Output = Router;
+
+    async fn run<S: Store + 'static>(self, store: S) -> Result<Router, CliError> {
+        build_with(self.0, store).await
+    }
+}
+
 async fn build_with<S: Store + 'static>(
     opts: &IssuerOptions,
     store: S,
@@ -127,43 +152,46 @@ async fn build_with<S: Store + 'static>(
 /// [`CliError`] when the database cannot be opened or the operation is refused (unknown
 /// kid, retiring the active key).
 pub async fn signing_keys(command: IssuerKeysCommand) -> Result<String, CliError> {
-    let (db, kid) = match command {
-        IssuerKeysCommand::List(d) => (d.db, None),
-        IssuerKeysCommand::Rotate(d) => (d.db, Some(None)),
-        IssuerKeysCommand::Retire { db, kid } => (db.db, Some(Some(kid))),
+    let (db, op) = match command {
+        IssuerKeysCommand::List(d) => (d.db, KeysOp::List),
+        IssuerKeysCommand::Rotate(d) => (d.db, KeysOp::Rotate),
+        IssuerKeysCommand::Retire { db, kid } => (db.db, KeysOp::Retire(kid)),
     };
     let db = db.unwrap_or_else(|| Database::Sqlite(default_db()));
-    let what = format!("database {db}");
-    match &db {
-        Database::Sqlite(path) => {
-            let store = SqliteStore::open(path)
-                .await
-                .map_err(|e| CliError::server(what, e))?;
-            keys_op(&store, kid).await
-        }
-        Database::Postgres(url) => {
-            let store = PgStore::connect(url)
-                .await
-                .map_err(|e| CliError::server(what, e))?;
-            keys_op(&store, kid).await
-        }
+    with_store(&db, op).await
+}
+
+/// What `aauth issuer-keys` does to the signing keys; every operation then prints the
+/// resulting key list.
+enum KeysOp {
+    /// Only list them.
+    List,
+    /// Retire the key with this kid (it must not be the active one).
+    Retire(String),
+    /// Make a new active key; the old one stays for verification.
+    Rotate,
+}
+
+impl WithStore for KeysOp {
+    type Output = String;
+
+    async fn run<S: Store + 'static>(self, store: S) -> Result<String, CliError> {
+        keys_op(&store, self).await
     }
 }
 
-/// `None`: list; `Some(None)`: rotate; `Some(Some(kid))`: retire `kid`. Every operation
-/// ends with the resulting key list.
-async fn keys_op<S: Store>(store: &S, op: Option<Option<String>>) -> Result<String, CliError> {
+async fn keys_op<S: Store>(store: &S, op: KeysOp) -> Result<String, CliError> {
     let now = aauth_core::UnixTime::now().as_secs();
     let mut out = String::new();
     match op {
-        None => {}
-        Some(None) => {
+        KeysOp::List => {}
+        KeysOp::Rotate => {
             let kid = aauth_issuer::rotate_signing_key(store, now)
                 .await
                 .map_err(|e| CliError::server("rotate", e))?;
             out.push_str(&format!("new active key {kid}\n"));
         }
-        Some(Some(kid)) => {
+        KeysOp::Retire(kid) => {
             store.retire(&kid, now).await.map_err(|e| match e {
                 StoreError::NotFound => CliError::usage(format!("no signing key {kid}")),
                 StoreError::Conflict => CliError::usage(format!(

@@ -19,6 +19,9 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 4096;
 /// - When full, the oldest entry is evicted first (first in, first out): tokens are issued
 ///   with similar lifetimes, so the oldest is the closest to expiry, and FIFO needs no
 ///   bookkeeping on the hit path (a hit takes the lock for one map lookup).
+/// - Every operation is O(1) amortised: dropping an expired entry leaves its place in the
+///   insertion queue behind as a tombstone, skipped at eviction and swept once tombstones
+///   could outnumber the entries, so no operation scans the queue per call.
 /// - Capacity 0 disables the cache: nothing is stored, every lookup misses.
 ///
 /// ```
@@ -42,9 +45,50 @@ pub struct BoundedTokenCache {
 
 #[derive(Debug, Default)]
 struct State {
-    map: HashMap<TokenDigest, Arc<ValidatedToken>>,
-    /// Insertion order; holds exactly the keys of `map` (an entry leaves both at once).
-    order: VecDeque<TokenDigest>,
+    /// Each entry with the sequence number of its insertion.
+    map: HashMap<TokenDigest, (u64, Arc<ValidatedToken>)>,
+    /// Insertion order: every key of `map` once, with its sequence number, plus tombstones
+    /// (pairs whose sequence number `map` no longer holds) left by expiry removals, which
+    /// would cost a linear search here. At most `2 * capacity` long between calls (see
+    /// `push`).
+    order: VecDeque<(u64, TokenDigest)>,
+    /// The next sequence number.
+    next: u64,
+}
+
+impl State {
+    /// Whether `(seq, digest)` in `order` still names a live entry.
+    fn is_live(&self, seq: u64, digest: &TokenDigest) -> bool {
+        self.map.get(digest).is_some_and(|(s, _)| *s == seq)
+    }
+
+    /// Removes the oldest live entry; tombstones in front of it go too. `false` when the
+    /// map is empty.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((seq, digest)) = self.order.pop_front() {
+            if self.is_live(seq, &digest) {
+                self.map.remove(&digest);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Adds a new entry. When tombstones could outnumber live entries (`order` longer than
+    /// twice the bound), sweeps them in one pass: that pass is paid for by the at least
+    /// `capacity` insertions since the last one, so insertion stays O(1) amortised and
+    /// `order` stays O(capacity).
+    fn push(&mut self, digest: TokenDigest, token: Arc<ValidatedToken>, capacity: usize) {
+        let seq = self.next;
+        self.next += 1;
+        self.map.insert(digest, (seq, token));
+        self.order.push_back((seq, digest));
+        if self.order.len() > capacity.saturating_mul(2) {
+            let map = &self.map;
+            self.order
+                .retain(|(s, d)| map.get(d).is_some_and(|(live, _)| live == s));
+        }
+    }
 }
 
 /// Counters of a [`BoundedTokenCache`] since it was created.
@@ -112,12 +156,10 @@ impl TokenCache for BoundedTokenCache {
         }
         let mut state = self.lock();
         let hit = match state.map.get(digest) {
-            Some(t) if now < t.expires() => Some(Arc::clone(t)),
+            Some((_, t)) if now < t.expires() => Some(Arc::clone(t)),
             Some(_) => {
+                // Its place in `order` becomes a tombstone (see `State::push`).
                 state.map.remove(digest);
-                if let Some(i) = state.order.iter().position(|d| d == digest) {
-                    state.order.remove(i);
-                }
                 self.evictions.fetch_add(1, Ordering::Relaxed);
                 None
             }
@@ -139,20 +181,15 @@ impl TokenCache for BoundedTokenCache {
         }
         let digest = token.digest();
         let mut state = self.lock();
-        if let Some(slot) = state.map.get_mut(&digest) {
+        if let Some((_, slot)) = state.map.get_mut(&digest) {
             // Two requests with the same new token raced past the lookup.
             *slot = token;
             return;
         }
-        while state.map.len() >= self.capacity {
-            let Some(oldest) = state.order.pop_front() else {
-                break;
-            };
-            state.map.remove(&oldest);
+        while state.map.len() >= self.capacity && state.evict_oldest() {
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
-        state.map.insert(digest, token);
-        state.order.push_back(digest);
+        state.push(digest, token, self.capacity);
     }
 }
 
@@ -163,7 +200,7 @@ mod tests {
     use aauth_core::httpsig::{SignOptions, SignatureError, VerifyPolicy, sign_request};
     use aauth_core::token::{AuthClaims, TokenErrorKind};
     use aauth_core::verify::{
-        KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
+        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
     };
     use aauth_core::{KeyScheme, RequestParts, Signer, SigningKey};
 
@@ -336,6 +373,50 @@ mod tests {
         assert_eq!(lookups.get(), 6);
     }
 
+    /// Expired entries leave tombstones in the insertion queue: eviction skips them and
+    /// still removes the oldest live entry, and sweeps keep the queue within twice the
+    /// bound however many entries expire.
+    #[test]
+    fn expiry_removals_keep_fifo_order_and_a_bounded_queue() {
+        let cache = BoundedTokenCache::new(4);
+        let lookups = Cell::new(0);
+        let fill = |t: &str| {
+            verify(&signed(t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+        };
+        // a (60 s), b, c, d (600 s): a expires first and is dropped on lookup.
+        let short = token(RESOURCE, 60, 0);
+        let long: Vec<String> = (1..6).map(|n| token(RESOURCE, 600, n)).collect();
+        fill(&short);
+        for t in &long[..3] {
+            fill(t);
+        }
+        let late = NOW.saturating_add(60);
+        assert!(cache.get(&TokenDigest::of(&short), late).is_none());
+        assert_eq!(cache.stats().len, 3);
+        assert_eq!(cache.lock().order.len(), 4, "a's place is a tombstone");
+        // e fits; f evicts the oldest live entry (b), not the tombstone's key.
+        fill(&long[3]);
+        fill(&long[4]);
+        let s = cache.stats();
+        assert_eq!((s.len, s.evictions), (4, 2));
+        assert!(cache.get(&TokenDigest::of(&long[0]), late).is_none());
+        for t in &long[1..] {
+            assert!(cache.get(&TokenDigest::of(t), late).is_some());
+        }
+
+        // Many insert-then-expire cycles below the bound: tombstones never pile up.
+        let cache = BoundedTokenCache::new(4);
+        for n in 0..50 {
+            let t = token(RESOURCE, 60, 100 + n);
+            verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
+            assert!(cache.get(&TokenDigest::of(&t), late).is_none());
+            let state = cache.lock();
+            assert!(state.map.is_empty());
+            assert!(state.order.len() <= 8, "{} queued", state.order.len());
+        }
+        assert_eq!(cache.stats().evictions, 50);
+    }
+
     #[test]
     fn capacity_zero_disables_the_cache() {
         let cache = BoundedTokenCache::new(0);
@@ -345,6 +426,39 @@ mod tests {
             verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
         }
         assert_eq!((lookups.get(), cache.stats().len), (3, 0));
+    }
+
+    /// A hit hands the request the entry's verified claims by reference count, not a copy
+    /// per request, and the entry's thumbprint.
+    #[test]
+    fn a_hit_shares_the_remembered_claims() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        let headers = signed(&t, &agent(), NOW);
+        verify(&headers, &cache, RESOURCE, NOW, &lookups).unwrap();
+        let entry = cache.get(&TokenDigest::of(&t), NOW).unwrap();
+        let h: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let policy = VerifyPolicy::default();
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        let pending = begin(&req, &policy, &tokens, NOW).unwrap();
+        let v = pending
+            .finish_cached(&req, &entry, &policy, &tokens, NOW)
+            .unwrap();
+        let (Identity::Authorized { token: served }, Identity::Authorized { token: kept }) =
+            (v.identity(), entry.identity())
+        else {
+            panic!("expected auth tokens: {v:?}");
+        };
+        assert!(Arc::ptr_eq(served, kept));
+        assert_eq!(
+            v.signer_thumbprint(),
+            agent().public_jwk().thumbprint().unwrap()
+        );
     }
 
     #[test]

@@ -173,7 +173,9 @@ pub struct IssuerConfig {
     issuer: String,
     authority: String,
     scheme: String,
-    /// Lifetime of issued auth tokens, in seconds (default 3600).
+    /// Lifetime of issued auth tokens, in seconds (default 3600). A token never outlives
+    /// what it was derived from: an exchanged token's `exp` is capped at the upstream auth
+    /// token's, a delegate's at its agent token's.
     pub token_ttl: u64,
     /// Lifetime of refresh tokens, in seconds; `None` (default) means until revoked (L§9.7:
     /// they need no rotation because every refresh request is signed).

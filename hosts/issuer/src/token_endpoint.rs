@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aauth_core::httpsig::SignatureError;
 use aauth_core::token::{Actor, TokenErrorKind, TokenType};
-use aauth_core::verify::{KeyPurpose, TokenPolicy, VerifyError, begin};
+use aauth_core::verify::{Identity, KeyPurpose, TokenPolicy, VerifyError, begin};
 use aauth_core::{
     AuthClaims, ErrorCode, Jwk, ProtocolError, RequestParts, ResourceClaims, UnixTime,
     UnverifiedToken, Validation, WellKnown,
@@ -46,6 +46,9 @@ struct Requester {
     delegate: Option<String>,
     jwk: Jwk,
     jkt: String,
+    /// A delegate's agent token `exp`: the agent server vouches for the delegate's key
+    /// only until then, so a token bound to that key must not outlive it.
+    not_after: Option<u64>,
 }
 
 pub(crate) async fn handle<S: Store>(
@@ -169,6 +172,10 @@ async fn authenticate<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<Req
         delegate: verified.agent_delegate().map(str::to_owned),
         jwk: verified.signer_jwk().clone(),
         jkt: verified.signer_thumbprint().to_owned(),
+        not_after: match verified.identity() {
+            Identity::Delegate { token } => Some(token.exp),
+            _ => None,
+        },
     })
 }
 
@@ -273,15 +280,34 @@ struct Grant<'a> {
     sub: Option<String>,
     act: Option<Actor>,
     nbf: bool,
+    /// The latest `exp` the token may carry: a token must not outlive the credential it
+    /// was derived from. An exchanged token is derived from the upstream auth token, which
+    /// L§9.10 requires to be unexpired at exchange time; without a cap, an upstream token
+    /// about to expire would buy a fresh full-lifetime token and stretch the upstream
+    /// server's grant. A delegate's token binds a key that only its agent token vouches
+    /// for (the later drafts state this cap outright: digest N-13, N-21). Refresh stays
+    /// usable across delegate rotation (L§9.7): a refresh signed under a new agent token
+    /// is capped by that one.
+    not_after: Option<u64>,
 }
 
-async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Result<String, Error> {
+/// A signed auth token with its lifetime in seconds (`expires_in`).
+struct Issued {
+    token: String,
+    expires_in: u64,
+}
+
+async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Result<Issued, Error> {
     let config = &inner.config;
+    let mut exp = now.saturating_add(config.token_ttl).as_secs();
+    if let Some(cap) = g.not_after {
+        exp = exp.min(cap);
+    }
     let mut claims = AuthClaims::new(
         config.issuer(),
         g.resource,
         g.cnf.clone(),
-        now.saturating_add(config.token_ttl),
+        UnixTime::from_secs(exp),
     )
     .with_iat(now);
     if !g.scope.is_empty() {
@@ -303,9 +329,13 @@ async fn issue<S: Store>(inner: &Inner<S>, g: Grant<'_>, now: UnixTime) -> Resul
         claims = claims.with_nbf(now);
     }
     let signer = inner.signer().await?;
-    claims
+    let token = claims
         .sign(&signer)
-        .map_err(|_| Error::Internal("auth token signing failed"))
+        .map_err(|_| Error::Internal("auth token signing failed"))?;
+    Ok(Issued {
+        token,
+        expires_in: exp.saturating_sub(now.as_secs()),
+    })
 }
 
 fn jwk_json(jwk: &Jwk) -> Result<String, Error> {
@@ -411,6 +441,7 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: None,
             act: None,
             nbf: false,
+            not_after: requester.not_after,
         },
         call.now,
     )
@@ -424,15 +455,15 @@ async fn auth<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(
-        auth_token,
-        inner.config.token_ttl,
-        Some(refresh_token),
-    ))
+    Ok(token_response(auth_token, Some(refresh_token)))
 }
 
-fn token_response(auth_token: String, ttl: u64, refresh: Option<String>) -> serde_json::Value {
-    let mut v = json!({ "auth_token": auth_token, "expires_in": ttl, "token_type": "Bearer" });
+fn token_response(issued: Issued, refresh: Option<String>) -> serde_json::Value {
+    let mut v = json!({
+        "auth_token": issued.token,
+        "expires_in": issued.expires_in,
+        "token_type": "Bearer",
+    });
     if let Some(r) = refresh {
         v["refresh_token"] = json!(r);
     }
@@ -480,6 +511,7 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
             sub: Some(sub),
             act: None,
             nbf: false,
+            not_after: requester.not_after,
         },
         call.now,
     )
@@ -493,11 +525,7 @@ async fn code<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_json:
         agent_jwk: jwk_json(&requester.jwk)?,
     };
     let refresh_token = new_refresh_token(inner, &grant, call.now).await?;
-    Ok(token_response(
-        auth_token,
-        inner.config.token_ttl,
-        Some(refresh_token),
-    ))
+    Ok(token_response(auth_token, Some(refresh_token)))
 }
 
 /// `request_type=refresh` (L§9.7): bound to the agent (and delegate), not to a key; the
@@ -529,11 +557,12 @@ async fn refresh<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_js
             sub: g.user.map(|u| u.to_string()),
             act: None,
             nbf: false,
+            not_after: requester.not_after,
         },
         call.now,
     )
     .await?;
-    Ok(token_response(auth_token, inner.config.token_ttl, None))
+    Ok(token_response(auth_token, None))
 }
 
 fn act_depth(act: Option<&Actor>) -> usize {
@@ -666,11 +695,13 @@ async fn exchange<S: Store>(inner: &Inner<S>, call: &Call<'_>) -> Result<serde_j
             sub: up.sub.clone(),
             act: Some(act),
             nbf: true,
+            not_after: Some(up.exp),
         },
         call.now,
     )
     .await?;
-    Ok(json!({ "auth_token": auth_token, "expires_in": config.token_ttl }))
+    // No refresh token for an exchanged grant (L§9.10), so nothing can extend it later.
+    Ok(json!({ "auth_token": auth_token.token, "expires_in": auth_token.expires_in }))
 }
 
 #[cfg(test)]

@@ -914,6 +914,71 @@ async fn delegate_with_agent_token() {
     assert_error(&r, 400, "invalid_grant");
 }
 
+/// A delegate's auth token binds a key its agent token vouches for, so it expires no later
+/// than that agent token; a refresh under a rotated agent token (L§9.7) is capped by the
+/// new one.
+#[tokio::test]
+async fn delegate_token_expires_no_later_than_its_agent_token() {
+    let env = Env::new().await;
+    let delegate = SigningKey::from_seed(&[42; 32]);
+    let agent_token = |key: &SigningKey, ttl: u64| {
+        let t = AgentClaims::new(
+            &env.agent.id,
+            "delegate-1",
+            key.public_jwk(),
+            env.now().saturating_add(ttl),
+        )
+        .sign(&env.agent.key)
+        .unwrap();
+        KeyScheme::Jwt { jwt: t }.to_header("sig1").unwrap()
+    };
+    let jkt = delegate.public_jwk().thumbprint().unwrap();
+    let rt = env
+        .resource
+        .token(&env.issuer.id, &env.agent.id, &jkt, "data.read", env.now());
+    let cb = env.agent.callback();
+    let body = form(&[
+        ("request_type", "auth"),
+        ("resource_token", &rt),
+        ("redirect_uri", &cb),
+    ]);
+    let sk = agent_token(&delegate, 300);
+    let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
+    assert_eq!(got.0, 200, "{got:?}");
+    assert_eq!(got.1["expires_in"], 300, "{got:?}");
+    let t = env
+        .verify_token(
+            &env.issuer,
+            got.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
+        .await;
+    assert_eq!(t.exp, env.now().as_secs() + 300);
+    let refresh = got.1["refresh_token"].as_str().unwrap().to_owned();
+
+    // The delegate rotates: new key, new agent token (same `sub`) good for 15 minutes.
+    env.clock.advance(280);
+    let rotated = SigningKey::from_seed(&[43; 32]);
+    let sk = agent_token(&rotated, 900);
+    let body = form(&[("request_type", "refresh"), ("refresh_token", &refresh)]);
+    let got = post_signed(&env.http, &env.issuer, &body, &sk, &rotated, env.now()).await;
+    assert_eq!(got.0, 200, "{got:?}");
+    assert_eq!(got.1["expires_in"], 900, "{got:?}");
+    let t = env
+        .verify_token(
+            &env.issuer,
+            got.1["auth_token"].as_str().unwrap(),
+            &env.resource.id,
+        )
+        .await;
+    assert_eq!(t.exp, env.now().as_secs() + 900);
+    assert_eq!(t.cnf.jwk, rotated.public_jwk());
+
+    // The agent server signing for itself is not capped.
+    let got = env.auth("data.read").await;
+    assert_eq!(got.1["expires_in"], 3600, "{got:?}");
+}
+
 #[tokio::test]
 async fn exchange_across_two_issuers_with_act() {
     // Issuer 1 grants agent → resource1; resource1 then calls resource2, whose issuer 2
@@ -1011,6 +1076,61 @@ async fn exchange_across_two_issuers_with_act() {
     let sk = KeyScheme::Jwt { jwt: upstream }.to_header("sig1").unwrap();
     let got = post_signed(&env.http, &issuer2, &body, &sk, &resource2.key, env.now()).await;
     assert_error(&got, 401, "invalid_token");
+}
+
+/// An exchanged token must not outlive the upstream token it was exchanged from: late in
+/// the upstream token's life, the exchanged `exp` (and `expires_in`) stop at the upstream
+/// `exp` instead of the issuer's full token lifetime.
+#[tokio::test]
+async fn exchanged_token_expires_no_later_than_the_upstream_token() {
+    let env = Env::new().await;
+    let resource1 = &env.resource;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_id = env.issuer.id.clone();
+    let issuer2 = IssuerHandle::start(&dir.path().join("i2.db"), env.clock.clone(), 0, |c| {
+        c.with_trusted_upstreams([upstream_id]).with_token_ttl(3600)
+    })
+    .await;
+    let resource2 = Resource::start(11).await;
+    let up = env.auth("data.read").await;
+    assert_eq!(up.0, 200, "{up:?}");
+    let upstream = up.1["auth_token"].as_str().unwrap().to_owned();
+    let up_exp = env
+        .verify_token(&env.issuer, &upstream, &resource1.id)
+        .await
+        .exp;
+    assert_eq!(up_exp, env.now().as_secs() + 3600);
+
+    let r1_jkt = resource1.key.public_jwk().thumbprint().unwrap();
+    let exchange = || async {
+        let rt2 = resource2.token(&issuer2.id, &resource1.id, &r1_jkt, "data.read", env.now());
+        let body = form(&[("request_type", "exchange"), ("resource_token", &rt2)]);
+        let sk = KeyScheme::Jwt {
+            jwt: upstream.clone(),
+        }
+        .to_header("sig1")
+        .unwrap();
+        post_signed(&env.http, &issuer2, &body, &sk, &resource1.key, env.now()).await
+    };
+
+    // 50 minutes in: 10 minutes of upstream life left, issuer 2 would grant an hour.
+    env.clock.advance(3000);
+    let got = exchange().await;
+    assert_eq!(got.0, 200, "{got:?}");
+    assert_eq!(got.1["expires_in"], 600, "{got:?}");
+    let t = env
+        .verify_token(
+            &issuer2,
+            got.1["auth_token"].as_str().unwrap(),
+            &resource2.id,
+        )
+        .await;
+    assert_eq!(t.exp, up_exp, "capped at the upstream exp");
+    assert_eq!(t.iat, Some(env.now().as_secs()));
+
+    // Once the upstream token has expired there is nothing left to exchange.
+    env.clock.advance(600);
+    assert_error(&exchange().await, 401, "invalid_token");
 }
 
 /// An exchanged token from issuer 2 for resource 2 (aud = resource2, one `act`).

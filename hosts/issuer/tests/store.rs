@@ -935,6 +935,25 @@ async fn reopening_is_idempotent_and_creates_directories() {
 
 // ---- PostgreSQL -----------------------------------------------------------------------------
 
+/// A skipped PostgreSQL test is visible in a plain `cargo test` run: this binary, re-run
+/// for just that test with `AAUTH_SKIP_POSTGRES=1` and output capture on, prints the
+/// `SKIPPED:` line.
+#[test]
+fn a_skipped_postgres_test_says_so_on_stderr() {
+    const TEST: &str = "postgres_backend_meets_the_same_contract";
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", TEST, "--test-threads", "1"])
+        .env("AAUTH_SKIP_POSTGRES", "1")
+        .output()
+        .expect("re-run the test binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("SKIPPED: {TEST}: AAUTH_SKIP_POSTGRES=1")),
+        "no SKIPPED line on stderr: {stderr:?}"
+    );
+}
+
 /// Every generic check above, on PostgreSQL: one cluster, a fresh database per check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_backend_meets_the_same_contract() {

@@ -6,7 +6,8 @@
 //! (`/usr/lib/postgresql/<major>/bin`; `tests/run-all.sh` installs it). PostgreSQL refuses
 //! to run as root, so under root the commands run as the `postgres` system user the
 //! package creates (`runuser -u postgres`). `AAUTH_SKIP_POSTGRES=1` skips the PostgreSQL
-//! tests with a message; otherwise a missing installation fails them.
+//! tests with a `SKIPPED: …` line on stderr that `cargo test` shows even for a passing test;
+//! otherwise a missing installation fails them (locally and in CI).
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -14,6 +15,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tempfile::TempDir;
+
+/// Reports a skipped test on the process's stderr. Not `eprintln!`: libtest captures that
+/// for a passing test and discards it, so a skip looked exactly like a pass. libtest names
+/// the test's thread after the test, and `#[tokio::test]` runs the body on it.
+pub(crate) fn report_skip(reason: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
+}
 
 /// A running cluster; stopped (fast shutdown) on drop.
 pub(crate) struct PgCluster {
@@ -30,7 +40,7 @@ impl PgCluster {
     /// When PostgreSQL is not installed or does not start (with its log).
     pub(crate) fn start() -> Option<Self> {
         if std::env::var("AAUTH_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("AAUTH_SKIP_POSTGRES=1: skipping the PostgreSQL test");
+            report_skip("AAUTH_SKIP_POSTGRES=1 (unset it to run the PostgreSQL test)");
             return None;
         }
         let bin = find_bin().expect(
