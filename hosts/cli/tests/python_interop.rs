@@ -264,7 +264,10 @@ async fn py_agent(http: &reqwest::Client, label: &str, url: &str, scheme: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_interop() {
     if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!(
+        // Straight to stderr: `cargo test` hides `eprintln!` of a passing test.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "SKIPPED python_reference_interop: AAUTH_SKIP_PYTHON=1 (unset it to run against the Python reference)"
         );
         return;
