@@ -719,7 +719,12 @@ async fn py_request(http: &reqwest::Client, agent: &PyAgent, url: &str, scheme: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_agent_autonomous() {
     if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("SKIPPED python_reference_agent_autonomous: AAUTH_SKIP_PYTHON=1");
+        // Straight to stderr: `cargo test` hides `eprintln!` of a passing test.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED python_reference_agent_autonomous: AAUTH_SKIP_PYTHON=1"
+        );
         return;
     }
     init_tls();
