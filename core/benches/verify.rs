@@ -33,6 +33,11 @@ fn bench_scheme(c: &mut Criterion, scheme: &str) {
     });
     g.bench_function("verify_request", |b| b.iter(|| black_box(f.verify())));
     if scheme == "jwt" {
+        // The floor including what the request forces on any verifier: the signing key
+        // arrives as 32 bytes in the token's `cnf.jwk` and must be decompressed.
+        g.bench_function("raw_ed25519_x2_key_decode", |b| {
+            b.iter(|| f.raw_with_key_decode())
+        });
         // The same request with the auth token remembered: one Ed25519 verification left.
         g.bench_function("raw_ed25519_x1", |b| b.iter(|| f.raw_first()));
         let cache = fixture::OneToken::default();

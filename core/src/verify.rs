@@ -409,29 +409,27 @@ pub fn begin<'a>(
     tokens: &TokenPolicy<'_>,
     now: UnixTime,
 ) -> Result<PendingRequest<'a>, VerifyError> {
+    let mut pending = begin_headers(req, policy, now)?;
+    pending.parse_token(tokens)?;
+    Ok(pending)
+}
+
+/// [`begin`] without looking inside a `scheme=jwt` token: enough to compute its
+/// [`TokenDigest`], so that a remembered token is found without decoding it again.
+fn begin_headers<'a>(
+    req: &RequestParts<'a>,
+    policy: &VerifyPolicy,
+    now: UnixTime,
+) -> Result<PendingRequest<'a>, VerifyError> {
     let signed = SignedRequest::parse(req, policy, now)?;
     let key = SignatureKey::parse(signed.signature_key())?;
     key.check_label(signed.label())?;
-    let mut compact = None;
-    let token = match &key.scheme {
+    let compact = match &key.scheme {
+        // The legacy parser unescapes the value; a compact JWT has no characters that
+        // need escaping, so it appears verbatim in the raw header and can be borrowed
+        // from it for the lifetime of the request.
         KeyScheme::Jwt { jwt } => {
-            // The legacy parser unescapes the value; a compact JWT has no characters that
-            // need escaping, so it appears verbatim in the raw header and can be borrowed
-            // from it for the lifetime of the request.
-            let jwt_str = borrowed_jwt(key.raw, jwt).ok_or(VerifyError::UnsupportedScheme)?;
-            compact = Some(jwt_str);
-            let token = UnverifiedToken::parse(jwt_str)?;
-            match token.token_type() {
-                Some(TokenType::Agent) if tokens.accept_agent_tokens => {}
-                Some(TokenType::Auth) if tokens.accept_auth_tokens => {
-                    let iss = token.iss().unwrap_or_default();
-                    if !tokens.trusted_issuers.contains(&iss) {
-                        return Err(VerifyError::UntrustedIssuer);
-                    }
-                }
-                _ => return Err(VerifyError::TokenTypeNotAccepted),
-            }
-            Some(token)
+            Some(borrowed_jwt(key.raw, jwt).ok_or(VerifyError::UnsupportedScheme)?)
         }
         KeyScheme::X509 { .. } => return Err(VerifyError::UnsupportedScheme),
         _ => None,
@@ -439,13 +437,35 @@ pub fn begin<'a>(
     Ok(PendingRequest {
         signed,
         key,
-        token,
+        token: None,
         compact,
         digest: None,
     })
 }
 
 impl<'a> PendingRequest<'a> {
+    /// Decodes a `scheme=jwt` token's header and claims (no signature check yet) and
+    /// refuses a type this verifier does not accept, or an auth token from an issuer
+    /// outside `tokens.trusted_issuers`, before any key is fetched.
+    fn parse_token(&mut self, tokens: &TokenPolicy<'_>) -> Result<(), VerifyError> {
+        let Some(compact) = self.compact else {
+            return Ok(());
+        };
+        let token = UnverifiedToken::parse(compact)?;
+        match token.token_type() {
+            Some(TokenType::Agent) if tokens.accept_agent_tokens => {}
+            Some(TokenType::Auth) if tokens.accept_auth_tokens => {
+                let iss = token.iss().unwrap_or_default();
+                if !tokens.trusted_issuers.contains(&iss) {
+                    return Err(VerifyError::UntrustedIssuer);
+                }
+            }
+            _ => return Err(VerifyError::TokenTypeNotAccepted),
+        }
+        self.token = Some(token);
+        Ok(())
+    }
+
     /// The key the host must resolve, or `None` when the request carries its key inline
     /// (`scheme=hwk`).
     pub fn key_request(&self) -> Option<KeyRequest<'_>> {
@@ -568,7 +588,15 @@ impl<'a> PendingRequest<'a> {
         if self.token_digest() != Some(cached.digest) {
             return Err(VerifyError::CachedTokenMismatch);
         }
+        // The same type and issuer rules as `begin`, then the claims that change with time
+        // or policy: the entry may have been remembered under another `TokenPolicy`.
         match &cached.identity {
+            Identity::Authorized { .. } if !tokens.accept_auth_tokens => {
+                return Err(VerifyError::TokenTypeNotAccepted);
+            }
+            Identity::Delegate { .. } if !tokens.accept_agent_tokens => {
+                return Err(VerifyError::TokenTypeNotAccepted);
+            }
             Identity::Authorized { token } => token.recheck(&auth_validation(tokens), now)?,
             Identity::Delegate { token } => token.recheck(&agent_validation(tokens), now)?,
             _ => return Err(VerifyError::CachedTokenMismatch),
@@ -790,10 +818,13 @@ pub fn verify_request_cached(
     tokens: &TokenPolicy<'_>,
     now: UnixTime,
 ) -> Result<VerifiedRequest, VerifyError> {
-    let mut pending = begin(req, policy, tokens, now)?;
+    // A remembered token is looked up by its digest before it is decoded: a hit needs
+    // none of its base64 or JSON again.
+    let mut pending = begin_headers(req, policy, now)?;
     if let Some(hit) = pending.token_digest().and_then(|d| cache.get(&d, now)) {
         return pending.finish_cached(req, &hit, policy, tokens, now);
     }
+    pending.parse_token(tokens)?;
     let resolved = match pending.key_request() {
         Some(kr) => Some(resolver.resolve(&kr).ok_or(VerifyError::KeyUnavailable)?),
         None => None,

@@ -271,6 +271,51 @@ mod tests {
         .map(|_| ())
     }
 
+    /// A hit is found before the token is decoded, so the policy's token rules must hold
+    /// on the hit itself: a policy that takes no auth tokens, or no longer trusts the
+    /// issuer, refuses the remembered token without a key lookup.
+    #[test]
+    fn a_hit_still_obeys_the_token_policy_it_is_checked_under() {
+        let cache = BoundedTokenCache::new(8);
+        let lookups = Cell::new(0);
+        let t = token(RESOURCE, 600, 0);
+        let headers = signed(&t, &agent(), NOW);
+        verify(&headers, &cache, RESOURCE, NOW, &lookups).unwrap();
+        assert_eq!(cache.stats().len, 1);
+
+        let h: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let resolver = |_: &KeyRequest<'_>| -> Option<Arc<ResolvedKey>> {
+            lookups.set(lookups.get() + 1);
+            None
+        };
+        let check = |tokens: &TokenPolicy<'_>| {
+            verify_request_cached(
+                &req,
+                &resolver,
+                &cache,
+                &VerifyPolicy::default(),
+                tokens,
+                NOW,
+            )
+            .map(|_| ())
+        };
+        let mut no_auth = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        no_auth.accept_auth_tokens = false;
+        assert_eq!(check(&no_auth), Err(VerifyError::TokenTypeNotAccepted));
+        let other_issuer =
+            TokenPolicy::new(RESOURCE).with_trusted_issuers(&["https://other.example"]);
+        assert!(matches!(check(&other_issuer), Err(VerifyError::Token(_))));
+        // Under the policy it was remembered with, the hit still verifies.
+        let same = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        assert_eq!(check(&same), Ok(()));
+        assert_eq!(lookups.get(), 1, "hits need no key");
+        assert_eq!(cache.stats().hits, 3);
+    }
+
     #[test]
     fn a_repeated_token_skips_the_key_lookup_but_not_the_request_signature() {
         let cache = BoundedTokenCache::new(8);
