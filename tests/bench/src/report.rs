@@ -504,14 +504,17 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
             for (k, label) in [
                 (
                     "native",
-                    "native (AVX2 field arithmetic, picked at run time)",
+                    format!(
+                        "native ({} field arithmetic, picked at run time)",
+                        s(&v["native_backend"])
+                    ),
                 ),
                 (
                     "native32",
-                    "native, forced onto the portable 32-bit field backend wasm32 uses",
+                    "native, forced onto the portable 32-bit field backend wasm32 uses".into(),
                 ),
-                ("wasmtime", "wasmtime 48"),
-                ("node", "Node"),
+                ("wasmtime", "wasmtime 48".into()),
+                ("node", "Node".into()),
             ] {
                 let full = v[format!("{k}_us")].as_f64();
                 let raw = v[format!("{k}_raw_us")].as_f64();
@@ -542,13 +545,14 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
                 w,
                 "\nWhere the gap comes from: wasm32 has no 64×64→128-bit multiply, so \
                  curve25519-dalek compiles to its 32-bit field backend there, which natively \
-                 is {} slower than the AVX2 arithmetic native builds pick; the runtimes \
+                 is {} slower than the {} arithmetic the native build picks; the runtimes \
                  themselves add {} (wasmtime) and {} (Node) over native code with that same \
                  32-bit arithmetic. Forcing the 64-bit backend onto wasm32 is slower still \
                  (each 128-bit product becomes a `__multi3` call; figures in the header of \
                  `tests/bench/wasm.sh`). The full / raw column is what our code adds to the \
                  arithmetic in each runtime.",
                 fmt_ratio(ratio(native32, native)),
+                s(&v["native_backend"]),
                 fmt_ratio(ratio(v["wasmtime_us"].as_f64(), native32)),
                 fmt_ratio(ratio(v["node_us"].as_f64(), native32)),
             );
