@@ -240,6 +240,14 @@ mod tests {
             .collect()
     }
 
+    /// `headers` as [`RequestParts`] takes them.
+    fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &[u8])> {
+        headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect()
+    }
+
     /// Verifies `headers` at `now` for `aud`, counting issuer key lookups in `lookups`.
     fn verify(
         headers: &[(String, String)],
@@ -248,10 +256,7 @@ mod tests {
         now: UnixTime,
         lookups: &Cell<u32>,
     ) -> Result<(), VerifyError> {
-        let h: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
+        let h = borrowed(headers);
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let resolver = |_: &KeyRequest<'_>| {
             lookups.set(lookups.get() + 1);
@@ -283,10 +288,7 @@ mod tests {
         verify(&headers, &cache, RESOURCE, NOW, &lookups).unwrap();
         assert_eq!(cache.stats().len, 1);
 
-        let h: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
+        let h = borrowed(&headers);
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let resolver = |_: &KeyRequest<'_>| -> Option<Arc<ResolvedKey>> {
             lookups.set(lookups.get() + 1);
@@ -483,10 +485,7 @@ mod tests {
         let headers = signed(&t, &agent(), NOW);
         verify(&headers, &cache, RESOURCE, NOW, &lookups).unwrap();
         let entry = cache.get(&TokenDigest::of(&t), NOW).unwrap();
-        let h: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
+        let h = borrowed(&headers);
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let policy = VerifyPolicy::default();
         let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
@@ -515,10 +514,7 @@ mod tests {
         verify(&signed(&a, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
         let entry = cache.get(&TokenDigest::of(&a), NOW).unwrap();
         let headers = signed(&b, &agent(), NOW);
-        let h: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
+        let h = borrowed(&headers);
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let policy = VerifyPolicy::default();
         let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
