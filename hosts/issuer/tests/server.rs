@@ -289,6 +289,29 @@ fn browser() -> reqwest::Client {
 }
 
 /// `k=v&k=v` percent-encoded.
+/// The `Signature-Key` of agent delegate `delegate-1` of `env`'s agent server: an agent
+/// token for `key`, valid for `ttl` seconds from now.
+fn delegate_header(env: &Env, key: &SigningKey, ttl: u64) -> String {
+    let jwt = AgentClaims::new(
+        &env.agent.id,
+        "delegate-1",
+        key.public_jwk(),
+        env.now().saturating_add(ttl),
+    )
+    .sign(&env.agent.key)
+    .unwrap();
+    KeyScheme::Jwt { jwt }.to_header("sig1").unwrap()
+}
+
+/// A `request_type=auth` body for resource token `rt`, answering to `cb`.
+fn auth_form(rt: &str, cb: &str) -> String {
+    form(&[
+        ("request_type", "auth"),
+        ("resource_token", rt),
+        ("redirect_uri", cb),
+    ])
+}
+
 fn form(params: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
@@ -841,27 +864,13 @@ async fn restart_mid_consent_then_finish() {
 async fn delegate_with_agent_token() {
     let env = Env::new().await;
     let delegate = SigningKey::from_seed(&[42; 32]);
-    let agent_token = AgentClaims::new(
-        &env.agent.id,
-        "delegate-1",
-        delegate.public_jwk(),
-        env.now().saturating_add(300),
-    )
-    .sign(&env.agent.key)
-    .unwrap();
-    let sk = KeyScheme::Jwt { jwt: agent_token }
-        .to_header("sig1")
-        .unwrap();
+    let sk = delegate_header(&env, &delegate, 300);
     let jkt = delegate.public_jwk().thumbprint().unwrap();
     let rt = env
         .resource
         .token(&env.issuer.id, &env.agent.id, &jkt, "data.read", env.now());
     let cb = env.agent.callback();
-    let body = form(&[
-        ("request_type", "auth"),
-        ("resource_token", &rt),
-        ("redirect_uri", &cb),
-    ]);
+    let body = auth_form(&rt, &cb);
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
     let t = env
@@ -876,11 +885,7 @@ async fn delegate_with_agent_token() {
     assert_eq!(t.cnf.jwk, delegate.public_jwk());
 
     // The agent server's own key does not match this resource token's agent_jkt.
-    let body = form(&[
-        ("request_type", "auth"),
-        ("resource_token", &rt),
-        ("redirect_uri", &cb),
-    ]);
+    let body = auth_form(&rt, &cb);
     let got = post_signed(
         &env.http,
         &env.issuer,
@@ -900,11 +905,7 @@ async fn delegate_with_agent_token() {
 
     // A delegate's refresh token is refused to the agent server itself.
     let refresh = {
-        let body = form(&[
-            ("request_type", "auth"),
-            ("resource_token", &rt),
-            ("redirect_uri", &cb),
-        ]);
+        let body = auth_form(&rt, &cb);
         let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
         got.1["refresh_token"].as_str().unwrap().to_owned()
     };
@@ -921,28 +922,13 @@ async fn delegate_with_agent_token() {
 async fn delegate_token_expires_no_later_than_its_agent_token() {
     let env = Env::new().await;
     let delegate = SigningKey::from_seed(&[42; 32]);
-    let agent_token = |key: &SigningKey, ttl: u64| {
-        let t = AgentClaims::new(
-            &env.agent.id,
-            "delegate-1",
-            key.public_jwk(),
-            env.now().saturating_add(ttl),
-        )
-        .sign(&env.agent.key)
-        .unwrap();
-        KeyScheme::Jwt { jwt: t }.to_header("sig1").unwrap()
-    };
     let jkt = delegate.public_jwk().thumbprint().unwrap();
     let rt = env
         .resource
         .token(&env.issuer.id, &env.agent.id, &jkt, "data.read", env.now());
     let cb = env.agent.callback();
-    let body = form(&[
-        ("request_type", "auth"),
-        ("resource_token", &rt),
-        ("redirect_uri", &cb),
-    ]);
-    let sk = agent_token(&delegate, 300);
+    let body = auth_form(&rt, &cb);
+    let sk = delegate_header(&env, &delegate, 300);
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
     assert_eq!(got.1["expires_in"], 300, "{got:?}");
@@ -959,7 +945,7 @@ async fn delegate_token_expires_no_later_than_its_agent_token() {
     // The delegate rotates: new key, new agent token (same `sub`) good for 15 minutes.
     env.clock.advance(280);
     let rotated = SigningKey::from_seed(&[43; 32]);
-    let sk = agent_token(&rotated, 900);
+    let sk = delegate_header(&env, &rotated, 900);
     let body = form(&[("request_type", "refresh"), ("refresh_token", &refresh)]);
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &rotated, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
