@@ -122,23 +122,29 @@ impl Fixture {
 
     /// The full verification of the request.
     pub fn verify(&self) -> VerifiedRequest {
-        let policy = VerifyPolicy::default();
-        let trusted = [AS];
-        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(&trusted);
-        let resolver = |_: &KeyRequest<'_>| Some(Arc::clone(&self.issuer));
-        let headers: Vec<(&str, &[u8])> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
-        let req = RequestParts::new("GET", "resource.example", "/data-auth", &headers);
-        verify_request(&req, &resolver, &policy, &tokens, NOW).expect("verify")
+        self.check(|req, resolver, policy, tokens| {
+            verify_request(req, &resolver, policy, tokens, NOW)
+        })
     }
 
     /// The verification of the request with a token cache: after the first call the token
     /// is remembered and only the request signature is verified (`scheme=jwt`).
     pub fn verify_cached(&self, cache: &OneToken) -> VerifiedRequest {
-        let policy = VerifyPolicy::default();
+        self.check(|req, resolver, policy, tokens| {
+            verify_request_cached(req, &resolver, cache, policy, tokens, NOW)
+        })
+    }
+
+    /// Runs `verify` on the signed request with the fixture's policies and resolver.
+    fn check(
+        &self,
+        verify: impl FnOnce(
+            &RequestParts<'_>,
+            &dyn Fn(&KeyRequest<'_>) -> Option<Arc<ResolvedKey>>,
+            &VerifyPolicy,
+            &TokenPolicy<'_>,
+        ) -> Result<VerifiedRequest, aauth_core::verify::VerifyError>,
+    ) -> VerifiedRequest {
         let trusted = [AS];
         let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(&trusted);
         let resolver = |_: &KeyRequest<'_>| Some(Arc::clone(&self.issuer));
@@ -148,7 +154,7 @@ impl Fixture {
             .map(|(n, v)| (n.as_str(), v.as_bytes()))
             .collect();
         let req = RequestParts::new("GET", "resource.example", "/data-auth", &headers);
-        verify_request_cached(&req, &resolver, cache, &policy, &tokens, NOW).expect("verify")
+        verify(&req, &resolver, &VerifyPolicy::default(), &tokens).expect("verify")
     }
 }
 
