@@ -21,6 +21,17 @@ use support::*;
 
 // ---- 5.1 legacy checklist -------------------------------------------------------------
 
+/// Sends `r` to the resource and expects `401 invalid_signature` (with an `Agent-Auth`
+/// challenge) whose description contains `phrase`.
+async fn refused_signature(e: &Env, r: &Raw, phrase: &str) {
+    refused_by_resource(
+        &r.send(&e.http, &e.resource).await,
+        401,
+        "invalid_signature",
+        phrase,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l01_signature_key_required_and_covered() {
     bounded(async {
@@ -31,20 +42,10 @@ async fn l01_signature_key_required_and_covered() {
         let r = Raw::get("/sig")
             .signed(a, &k, key, &e.input(GET))
             .without("signature-key");
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "missing Signature-Key header",
-        );
+        refused_signature(&e, &r, "missing Signature-Key header").await;
         // S-21: Signature-Key present but not covered.
         let r = Raw::get("/sig").signed(a, &k, key, &e.input(r#""@method" "@authority" "@path""#));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "`signature-key` must be a covered component",
-        );
+        refused_signature(&e, &r, "`signature-key` must be a covered component").await;
         // The same at the auth server.
         let body = form(&[("request_type", "refresh"), ("refresh_token", "x")]);
         let r = Raw::post("/agent/token", &body).signed(
@@ -87,12 +88,7 @@ async fn l02_signature_key_has_exactly_one_member() {
                 &e.input(GET),
             )
             .header("signature-key", &e.jwks_key());
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "exactly one signature",
-        );
+        refused_signature(&e, &r, "exactly one signature").await;
     })
     .await;
 }
@@ -104,33 +100,18 @@ async fn l03_one_label_everywhere() {
         let (a, k, key) = (&e.resource_authority, e.jwks_key(), &e.agent_key);
         // Signature under another label than Signature-Input and Signature-Key.
         let r = Raw::get("/sig").signed_as(a, &k, key, &e.input(GET), "sig2");
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "labels differ",
-        );
+        refused_signature(&e, &r, "labels differ").await;
         // Signature-Key under another label than the signature.
         let k2 = k.replacen("sig1=", "sig2=", 1);
         let r = Raw::get("/sig").signed(a, &k2, key, &e.input(GET));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "labels differ",
-        );
+        refused_signature(&e, &r, "labels differ").await;
         // Two signatures in Signature-Input.
         let input = format!("{}, sig2=({GET});created={}", e.input(GET), e.now());
         let r = Raw::get("/sig")
             .signed(a, &k, key, &e.input(GET))
             .without("signature-input")
             .header("signature-input", &input);
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "exactly one signature",
-        );
+        refused_signature(&e, &r, "exactly one signature").await;
     })
     .await;
 }
@@ -170,19 +151,9 @@ async fn l05_query_covered_iff_present() {
         let r = Raw::get("/sig?x=1").signed(a, &k, key, &e.input(with_query));
         ok(&r.send(&e.http, &e.resource).await);
         let r = Raw::get("/sig?x=1").signed(a, &k, key, &e.input(GET));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "`@query` must be a covered component",
-        );
+        refused_signature(&e, &r, "`@query` must be a covered component").await;
         let r = Raw::get("/sig").signed(a, &k, key, &e.input(with_query));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "`@query` must not be covered",
-        );
+        refused_signature(&e, &r, "`@query` must not be covered").await;
     })
     .await;
 }
@@ -216,12 +187,7 @@ async fn l06_body_components_iff_body() {
             .header("content-type", "application/json")
             .header("content-digest", &content_digest::sha256(b""))
             .signed(a, &k, key, &e.input(BODY));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "`content-type` must not be covered",
-        );
+        refused_signature(&e, &r, "`content-type` must not be covered").await;
     })
     .await;
 }
@@ -234,12 +200,7 @@ async fn l07_content_digest_recomputed() {
         // Signed over one body, sent with another (same length).
         let mut r = Raw::post("/sig", "amount=1").signed(a, &k, key, &e.input(BODY));
         r.body = Some(b"amount=9".to_vec());
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "Content-Digest does not match the body",
-        );
+        refused_signature(&e, &r, "Content-Digest does not match the body").await;
         // A digest that is not RFC 9530 syntax.
         let r = Raw::post("/sig", "amount=1")
             .without("content-digest")
@@ -278,23 +239,13 @@ async fn l08_nonce_covered_and_not_replayed() {
         let r = Raw::post("/sig", "a=1")
             .header("nonce", N1)
             .signed(a, &k, key, &e.input(BODY));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "`nonce` must be a covered component",
-        );
+        refused_signature(&e, &r, "`nonce` must be a covered component").await;
         // Covered: the first use passes, the replay is refused, a new nonce passes.
         let first = Raw::post("/sig", "a=1")
             .header("nonce", N1)
             .signed(a, &k, key, &e.input(with_nonce));
         ok(&first.send(&e.http, &e.resource).await);
-        refused_by_resource(
-            &first.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "replayed request",
-        );
+        refused_signature(&e, &first, "replayed request").await;
         let second = Raw::post("/sig", "a=1")
             .header("nonce", N2)
             .signed(a, &k, key, &e.input(with_nonce));
@@ -376,12 +327,7 @@ async fn l10_configured_authority_never_host() {
             .header("x-forwarded-host", evil)
             .header("forwarded", "host=evil.example:443")
             .signed(evil, &k, key, &e.input(GET));
-        refused_by_resource(
-            &r.send(&e.http, &e.resource).await,
-            401,
-            "invalid_signature",
-            "signature verification failed",
-        );
+        refused_signature(&e, &r, "signature verification failed").await;
         // Signed for the configured authority and sent with a forged Host: still verifies,
         // because Host is never read.
         let r = Raw::get("/sig").header("host", evil).signed(
