@@ -170,14 +170,7 @@ async fn chain(
     headers: HeaderMap,
     agent: VerifiedAgent,
 ) -> Response {
-    let upstream = headers
-        .get("signature-key")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| match SignatureKey::parse(v).ok()?.scheme {
-            KeyScheme::Jwt { jwt } => Some(jwt),
-            _ => None,
-        });
-    let Some(upstream) = upstream else {
+    let Some(upstream) = agent.presented_auth_token(&headers) else {
         return (StatusCode::BAD_REQUEST, "no auth token").into_response();
     };
     let request = match AgentRequest::get(&d.url) {

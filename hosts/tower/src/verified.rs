@@ -34,6 +34,38 @@ impl VerifiedAgent {
         }
     }
 
+    /// The auth token this caller presented, to hand on as the upstream token when this
+    /// resource calls a downstream resource on the caller's behalf (token exchange, L§9.10:
+    /// the upstream auth token goes in `Signature-Key` with `scheme=jwt`; see
+    /// `aauth_agent::AgentRequest::upstream_token`). `None` unless the request was verified
+    /// as carrying an auth token. Read from `headers` (the request's) on demand, so the
+    /// layer copies nothing per request for the few handlers that need it.
+    ///
+    /// ```
+    /// use aauth_tower::VerifiedAgent;
+    /// use http::HeaderMap;
+    ///
+    /// async fn chain(agent: VerifiedAgent, headers: HeaderMap) -> String {
+    ///     match agent.presented_auth_token(&headers) {
+    ///         Some(token) => format!("{} bytes to exchange", token.len()),
+    ///         None => "no auth token to exchange".into(),
+    ///     }
+    /// }
+    /// ```
+    pub fn presented_auth_token(&self, headers: &http::HeaderMap) -> Option<String> {
+        if !matches!(self.inner.request.identity(), Identity::Authorized { .. }) {
+            return None;
+        }
+        let value = headers.get("signature-key")?.to_str().ok()?;
+        match aauth_core::signature_key::SignatureKey::parse(value)
+            .ok()?
+            .scheme
+        {
+            aauth_core::KeyScheme::Jwt { jwt } => Some(jwt),
+            _ => None,
+        }
+    }
+
     /// The agent identifier: the `jwks` signer's id, the agent token's `iss`, or the auth
     /// token's `agent`; `None` for pseudonymous (`hwk`) signers.
     pub fn agent(&self) -> Option<&str> {

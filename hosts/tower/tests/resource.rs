@@ -88,6 +88,11 @@ async fn granted(agent: VerifiedAgent, method: http::Method) -> axum::Json<Value
     axum::Json(body)
 }
 
+/// The auth token the caller presented, as a handler doing token exchange reads it.
+async fn presented(agent: VerifiedAgent, headers: http::HeaderMap) -> axum::Json<Value> {
+    axum::Json(json!({ "token": agent.presented_auth_token(&headers) }))
+}
+
 struct Harness {
     client: reqwest::Client,
     /// `http://127.0.0.1:PORT` of the resource.
@@ -147,6 +152,10 @@ async fn harness_with(body_limit: usize) -> Harness {
             get(granted)
                 .post(granted)
                 .layer(config.require(Requirement::auth_token(["data.read", "data.write"]))),
+        )
+        .route(
+            "/presented",
+            get(presented).layer(config.require(Requirement::Identified)),
         )
         .route("/open", get(granted))
         .merge(config.metadata_router());
@@ -437,6 +446,38 @@ async fn jwks_and_agent_tokens_are_granted_on_an_identified_route() {
         assert_eq!(r.body["token_type"], "agent+jwt");
         assert_eq!(r.body["agent"], h.agent.as_str());
         assert_eq!(r.body["agent_delegate"], "delegate-1");
+    })
+    .await;
+}
+
+/// Only a verified auth token is handed on for exchange: not an agent token, not a key.
+#[tokio::test]
+async fn the_presented_auth_token_is_only_an_auth_token() {
+    bounded(async {
+        let h = harness().await;
+        let token = h.auth_token("data.read");
+        let r = h
+            .call(
+                Call::get("/presented"),
+                &Harness::jwt(token.clone()),
+                &h.agent_key,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["token"], token.as_str());
+
+        let sk = Harness::jwt(h.agent_token());
+        let r = h
+            .call(Call::get("/presented"), &sk, &Harness::delegate_key())
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["token"], Value::Null);
+
+        let r = h
+            .call(Call::get("/presented"), &h.jwks(), &h.agent_key)
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["token"], Value::Null);
     })
     .await;
 }

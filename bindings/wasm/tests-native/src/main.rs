@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aauth_agent::{AgentClient, AgentRequest, AgentServer, Identity};
-use aauth_core::{KeyScheme, SignatureKey, SigningKey};
+use aauth_core::SigningKey;
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
@@ -88,14 +88,7 @@ struct Downstream {
 /// caller's auth token (from its `Signature-Key`) to the client as the upstream token, so the
 /// client answers resource 2's challenge with `request_type=exchange` at issuer 2.
 async fn chain(State(d): State<Downstream>, headers: HeaderMap, agent: VerifiedAgent) -> Response {
-    let upstream = headers
-        .get("signature-key")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| match SignatureKey::parse(v).ok()?.scheme {
-            KeyScheme::Jwt { jwt } => Some(jwt),
-            _ => None,
-        });
-    let Some(upstream) = upstream else {
+    let Some(upstream) = agent.presented_auth_token(&headers) else {
         return (StatusCode::BAD_REQUEST, "no auth token").into_response();
     };
     let request = match AgentRequest::get(&d.url) {
