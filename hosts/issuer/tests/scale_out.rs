@@ -11,93 +11,26 @@
 use std::sync::Arc;
 
 use aauth_core::httpsig::{SignOptions, sign_request};
-use aauth_core::metadata::ResourceMetadata;
-use aauth_core::{
-    AuthClaims, Jwks, RequestParts, ResourceClaims, Signer as _, SigningKey, UnixTime,
-    UnverifiedToken, Validation, Verified,
-};
+use aauth_core::{AuthClaims, Jwks, RequestParts, UnixTime, UnverifiedToken, Validation, Verified};
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{PgStore, Store};
 use aauth_issuer::{Clock, IssuerConfig, ManualClock, serve};
-use axum::Router;
-use axum::routing::get;
 use reqwest::redirect::Policy;
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use serde_json::Value;
 use tokio::sync::oneshot;
 
+#[path = "support/peers.rs"]
+mod peers;
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
+use peers::{Agent, Resource, bind};
 
 /// The public identity both instances share (the load balancer's address; nothing listens
 /// there). Requests are signed for its authority and sent to either instance's own
 /// loopback address. (Plain http is accepted for loopback names only.)
 const ISSUER: &str = "http://localhost:8443";
 const AUTHORITY: &str = "localhost:8443";
-
-async fn bind() -> (TcpListener, String) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    (l, base)
-}
-
-/// An agent server publishing its metadata and JWKS.
-struct Agent {
-    id: String,
-    key: SigningKey,
-}
-
-impl Agent {
-    async fn start() -> Self {
-        let (l, id) = bind().await;
-        let key = SigningKey::from_seed(&[7; 32]).with_kid("key-1");
-        let meta = json!({ "agent": id, "jwks_uri": format!("{id}/jwks.json") });
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-agent",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
-        Self { id, key }
-    }
-
-    fn signature_key(&self) -> String {
-        format!(
-            r#"sig1=(scheme=jwks id="{}" kid="key-1" well-known="aauth-agent")"#,
-            self.id
-        )
-    }
-
-    fn callback(&self) -> String {
-        format!("{}/callback", self.id)
-    }
-}
-
-/// A resource that publishes its JWKS and mints resource tokens for the issuer.
-struct Resource {
-    id: String,
-    key: SigningKey,
-}
-
-impl Resource {
-    async fn start() -> Self {
-        let (l, id) = bind().await;
-        let key = SigningKey::from_seed(&[8; 32]).with_kid("resource-key-1");
-        let meta = serde_json::to_value(ResourceMetadata::for_id(&id)).unwrap();
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-resource",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
-        Self { id, key }
-    }
-}
 
 /// One auth server process: its own connection pool, its own port.
 struct Instance {
@@ -143,7 +76,7 @@ async fn token_call(
         .with_body(body.as_bytes());
     let signed = sign_request(
         &req,
-        &agent.signature_key(),
+        &agent.jwks_header(),
         &agent.key,
         &SignOptions::new(now),
     )
@@ -219,8 +152,8 @@ async fn two_instances_share_consent_codes_and_refresh_tokens() {
 
     let clock = Arc::new(ManualClock::from_system());
     let (a, b) = tokio::join!(instance(&url, clock.clone()), instance(&url, clock.clone()));
-    let agent = Agent::start().await;
-    let resource = Resource::start().await;
+    let agent = Agent::start(7).await;
+    let resource = Resource::start(8).await;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .cookie_store(true)
@@ -235,16 +168,7 @@ async fn two_instances_share_consent_codes_and_refresh_tokens() {
     assert_eq!(ja.keys[0].kid, jb.keys[0].kid);
 
     // The agent asks instance A; the scope needs the user's consent.
-    let rt = ResourceClaims::with_scope(
-        &resource.id,
-        ISSUER,
-        &agent.id,
-        agent.key.public_jwk().thumbprint().unwrap(),
-        "user.read",
-        now.saturating_add(600),
-    )
-    .sign(&resource.key)
-    .unwrap();
+    let rt = resource.token(ISSUER, &agent.id, &agent.jkt(), "user.read", now);
     let cb = agent.callback();
     let got = token_call(
         &http,

@@ -7,19 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aauth_core::httpsig::{SignOptions, sign_request};
-use aauth_core::metadata::ResourceMetadata;
 use aauth_core::signature_key::KeyScheme;
 use aauth_core::token::{Actor, AgentClaims};
 use aauth_core::{
-    AuthClaims, Jwk, Jwks, RequestParts, ResourceClaims, Signer, SigningKey, UnixTime,
-    UnverifiedToken, Validation, Verified,
+    AuthClaims, Jwks, RequestParts, ResourceClaims, Signer, SigningKey, UnixTime, UnverifiedToken,
+    Validation, Verified,
 };
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{Clock, ConsentPolicy, IssuerConfig, ManualClock, serve};
-use axum::Router;
-use axum::routing::get;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -28,90 +25,9 @@ use tokio::task::JoinHandle;
 
 // ---- in-test parties ---------------------------------------------------------------------
 
-/// Serves `router` on a fresh loopback port; returns the base URL.
-async fn spawn(listener: TcpListener, router: Router) {
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-}
-
-async fn bind() -> (TcpListener, String) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    (l, base)
-}
-
-/// An agent server publishing `/.well-known/aauth-agent` and `/jwks.json` (kid `key-1`).
-struct Agent {
-    id: String,
-    key: SigningKey,
-}
-
-impl Agent {
-    async fn start(seed: u8) -> Self {
-        let (l, id) = bind().await;
-        let key = SigningKey::from_seed(&[seed; 32]).with_kid("key-1");
-        let meta = json!({ "agent": id, "jwks_uri": format!("{id}/jwks.json") });
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-agent",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        spawn(l, router).await;
-        Self { id, key }
-    }
-
-    fn jwk(&self) -> Jwk {
-        self.key.public_jwk()
-    }
-
-    fn jkt(&self) -> String {
-        self.jwk().thumbprint().unwrap()
-    }
-
-    fn jwks_header(&self) -> String {
-        format!(
-            r#"sig1=(scheme=jwks id="{}" kid="key-1" well-known="aauth-agent")"#,
-            self.id
-        )
-    }
-
-    fn callback(&self) -> String {
-        format!("{}/callback", self.id)
-    }
-}
-
-/// A resource publishing `/.well-known/aauth-resource` and `/jwks.json` (kid
-/// `resource-key-1`) that mints resource tokens.
-struct Resource {
-    id: String,
-    key: SigningKey,
-}
-
-impl Resource {
-    async fn start(seed: u8) -> Self {
-        let (l, id) = bind().await;
-        let key = SigningKey::from_seed(&[seed; 32]).with_kid("resource-key-1");
-        let meta = serde_json::to_value(ResourceMetadata::for_id(&id)).unwrap();
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-resource",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        spawn(l, router).await;
-        Self { id, key }
-    }
-
-    fn token(&self, aud: &str, agent: &str, jkt: &str, scope: &str, now: UnixTime) -> String {
-        ResourceClaims::with_scope(&self.id, aud, agent, jkt, scope, now.saturating_add(600))
-            .sign(&self.key)
-            .unwrap()
-    }
-}
+#[path = "support/peers.rs"]
+mod peers;
+use peers::{Agent, Resource};
 
 /// A running issuer on a fixed port over a SQLite file.
 struct IssuerHandle {
