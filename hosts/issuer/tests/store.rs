@@ -742,28 +742,35 @@ async fn durable_across_reopen() {
     let alice;
     {
         let s = SqliteStore::open(&path).await.unwrap();
-        alice = s
-            .create_user("alice", &hash_password("pw").unwrap(), T0)
-            .await
-            .unwrap();
-        s.grant_consent(alice.id, AGENT, RESOURCE, &["data.read"], T0)
-            .await
-            .unwrap();
-        s.create_pending("req-1", &request(Some("st")), T0)
-            .await
-            .unwrap();
-        s.create_refresh_token("rt-1", &grant(Some(alice.id)), None, T0)
-            .await
-            .unwrap();
-        s.rotate(&key("k1", &[1; 32]), T0).await.unwrap();
-        s.rotate(&key("k2", &[2; 32]), T0 + 1).await.unwrap();
-        s.create_session("sid-1", "csrf", T0 + 900, T0)
-            .await
-            .unwrap();
+        alice = write_for_reopen(&s).await;
         drop(s); // no close(): committed means durable
     }
     let s = SqliteStore::open(&path).await.unwrap();
     check_reopened(&s, &alice).await;
+}
+
+/// Writes one of everything a store keeps, for [`check_reopened`] to find after a restart;
+/// returns the user it created.
+async fn write_for_reopen<S: Store>(s: &S) -> aauth_issuer::store::User {
+    let alice = s
+        .create_user("alice", &hash_password("pw").unwrap(), T0)
+        .await
+        .unwrap();
+    s.grant_consent(alice.id, AGENT, RESOURCE, &["data.read"], T0)
+        .await
+        .unwrap();
+    s.create_pending("req-1", &request(Some("st")), T0)
+        .await
+        .unwrap();
+    s.create_refresh_token("rt-1", &grant(Some(alice.id)), None, T0)
+        .await
+        .unwrap();
+    s.rotate(&key("k1", &[1; 32]), T0).await.unwrap();
+    s.rotate(&key("k2", &[2; 32]), T0 + 1).await.unwrap();
+    s.create_session("sid-1", "csrf", T0 + 900, T0)
+        .await
+        .unwrap();
+    alice
 }
 
 async fn check_reopened<S: Store>(s: &S, alice: &aauth_issuer::store::User) {
@@ -852,24 +859,7 @@ async fn sigkill_child() {
         return;
     };
     let s = SqliteStore::open(Path::new(&path)).await.unwrap();
-    let alice = s
-        .create_user("alice", &hash_password("pw").unwrap(), T0)
-        .await
-        .unwrap();
-    s.grant_consent(alice.id, AGENT, RESOURCE, &["data.read"], T0)
-        .await
-        .unwrap();
-    s.create_pending("req-1", &request(Some("st")), T0)
-        .await
-        .unwrap();
-    s.create_refresh_token("rt-1", &grant(Some(alice.id)), None, T0)
-        .await
-        .unwrap();
-    s.rotate(&key("k1", &[1; 32]), T0).await.unwrap();
-    s.rotate(&key("k2", &[2; 32]), T0 + 1).await.unwrap();
-    s.create_session("sid-1", "csrf", T0 + 900, T0)
-        .await
-        .unwrap();
+    let alice = write_for_reopen(&s).await;
     println!("WRITTEN {}", alice.id);
     // Wait to be killed, pool open and WAL not checkpointed.
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
@@ -994,24 +984,7 @@ async fn postgres_backend_meets_the_same_contract() {
     let alice;
     {
         let s = PgStore::connect(&url).await.unwrap();
-        alice = s
-            .create_user("alice", &hash_password("pw").unwrap(), T0)
-            .await
-            .unwrap();
-        s.grant_consent(alice.id, AGENT, RESOURCE, &["data.read"], T0)
-            .await
-            .unwrap();
-        s.create_pending("req-1", &request(Some("st")), T0)
-            .await
-            .unwrap();
-        s.create_refresh_token("rt-1", &grant(Some(alice.id)), None, T0)
-            .await
-            .unwrap();
-        s.rotate(&key("k1", &[1; 32]), T0).await.unwrap();
-        s.rotate(&key("k2", &[2; 32]), T0 + 1).await.unwrap();
-        s.create_session("sid-1", "csrf", T0 + 900, T0)
-            .await
-            .unwrap();
+        alice = write_for_reopen(&s).await;
         s.close().await;
     }
     let s = PgStore::connect(&url).await.unwrap();
