@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aauth_agent::{AgentClient, AgentRequest, Identity};
-use aauth_core::{KeyScheme, SignatureKey, SigningKey};
+use aauth_core::SigningKey;
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_tower::{Requirement, ResourceConfig, VerifiedAgent};
 use axum::extract::State;
@@ -203,15 +203,7 @@ async fn data_chain(
         );
     };
     // The layer verified this header; take the auth token it carries.
-    let upstream = headers
-        .get("signature-key")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| SignatureKey::parse(v).ok())
-        .and_then(|sk| match sk.scheme {
-            KeyScheme::Jwt { jwt } => Some(jwt),
-            _ => None,
-        });
-    let Some(upstream) = upstream else {
+    let Some(upstream) = agent.presented_auth_token(&headers) else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
