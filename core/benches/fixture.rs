@@ -1,6 +1,13 @@
 //! The request-verification fixture shared by the criterion benchmark and the
 //! instruction-count example: a GET signed with `scheme=jwt` (auth token) or `jwks`, and the
 //! raw Ed25519 verifications it needs, on pre-parsed keys.
+//!
+//! The floor is ed25519-dalek's cofactorless `verify`: one double-base scalar multiplication,
+//! one point compression and SHA-512, the least arithmetic an Ed25519 verification needs.
+//! aauth-core accepts only what `verify_strict` accepts, but gets there with a table lookup
+//! on `R` and a check per key at decode instead of `verify_strict`'s extra point
+//! decompression per signature (core/src/crypto/ed25519.rs), so its strictness is not part of
+//! the floor it is measured against.
 
 use std::sync::Arc;
 
@@ -12,7 +19,7 @@ use aauth_core::verify::{
     verify_request, verify_request_cached,
 };
 use aauth_core::{RequestParts, Signer, SigningKey, UnixTime};
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 
 const NOW: UnixTime = UnixTime::from_secs(1_768_785_919);
 const RESOURCE: &str = "https://resource.example";
@@ -97,14 +104,14 @@ impl Fixture {
     /// The raw verifications: what any implementation must compute.
     pub fn raw(&self) {
         for (k, m, s) in &self.raw {
-            k.verify_strict(m, s).expect("raw verify");
+            k.verify(m, s).expect("raw verify");
         }
     }
 
     /// The first raw verification only: the request signature.
     pub fn raw_first(&self) {
         let (k, m, s) = &self.raw[0];
-        k.verify_strict(m, s).expect("raw verify");
+        k.verify(m, s).expect("raw verify");
     }
 
     /// The raw verifications plus decoding the request-signing key from its 32 bytes, as a
@@ -116,7 +123,7 @@ impl Fixture {
             } else {
                 *k
             };
-            key.verify_strict(m, s).expect("raw verify");
+            key.verify(m, s).expect("raw verify");
         }
     }
 

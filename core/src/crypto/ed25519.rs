@@ -14,15 +14,71 @@ use crate::jwk::Jwk;
 pub(super) fn from_jwk(jwk: &Jwk) -> Result<VerifyingKey, KeyError> {
     let x = jwk.x.as_deref().ok_or(KeyError::InvalidMember("x"))?;
     let bytes = b64::url_decode_array::<32>(x).ok_or(KeyError::InvalidMember("x"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::InvalidKey)
+    decode(&bytes)
 }
 
+/// Decodes a public key, refusing points of small order ("weak" keys: any signature made
+/// for one verifies for many messages). Every key [`verify`] sees was decoded here, so the
+/// check runs once per key instead of on every verification.
+pub(super) fn decode(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidKey)?;
+    if key.is_weak() {
+        return Err(KeyError::InvalidKey);
+    }
+    Ok(key)
+}
+
+/// The canonical encodings of the eight points of small order (the torsion subgroup E\[8\]):
+/// the identity, the point of order 2, two of order 4 and four of order 8.
+const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
+    hex32(b"0100000000000000000000000000000000000000000000000000000000000000"),
+    hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    hex32(b"0000000000000000000000000000000000000000000000000000000000000000"),
+    hex32(b"0000000000000000000000000000000000000000000000000000000000000080"),
+    hex32(b"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    hex32(b"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+    hex32(b"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex32(b"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+];
+
+/// Ed25519 verification (RFC 8032 §5.1.7) with the strictness of ed25519-dalek's
+/// `verify_strict`: canonical `s`, `R` and the key not of small order. It accepts exactly
+/// what `verify_strict` accepts, for less work:
+/// - the cofactorless check (`Verifier::verify`) compares `R`'s bytes with the canonical
+///   encoding of `[s]B - [k]A`, so a non-canonical `R` never passes, and a passing `R` is of
+///   small order exactly when its bytes are one of [`SMALL_ORDER_ENCODINGS`]: a 256-byte
+///   comparison instead of `verify_strict`'s point decompression (a field square root) and
+///   two small-order multiplications per signature;
+/// - the key was refused at [`decode`] if it is of small order.
+///
+/// Honest signers never produce what the strict checks refuse; RFC 8032 §5.1.7 leaves them
+/// to the verifier, and they close the malleability and weak-key cases catalogued in
+/// "Taming the many EdDSAs" (Chalkias et al., 2020).
 pub(super) fn verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
+    use ed25519_dalek::Verifier as _;
     let sig = Signature::from_slice(sig).map_err(|_| VerifyError::BadSignature)?;
-    // `verify_strict` also refuses weak (small-order) keys and non-canonical points, which
-    // RFC 8032 §5.1.7 leaves to the verifier; honest signers never produce them.
-    key.verify_strict(msg, &sig)
-        .map_err(|_| VerifyError::BadSignature)
+    if SMALL_ORDER_ENCODINGS.contains(sig.r_bytes()) {
+        return Err(VerifyError::BadSignature);
+    }
+    key.verify(msg, &sig).map_err(|_| VerifyError::BadSignature)
+}
+
+/// Hex to bytes at compile time (the table above stays readable and checkable by eye).
+const fn hex32(h: &[u8; 64]) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not lowercase hex"),
+        }
+    }
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (nibble(h[2 * i]) << 4) | nibble(h[2 * i + 1]);
+        i += 1;
+    }
+    out
 }
 
 /// An Ed25519 private key held in memory.
@@ -134,5 +190,174 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .field("key", &"[secret key elided]")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::{Scalar, clamp_integer};
+    use ed25519_dalek::Verifier as _;
+    use sha2::{Digest as _, Sha512};
+
+    use super::*;
+    use crate::crypto::PublicKey;
+
+    const SEED: [u8; 32] = [0x42; 32];
+
+    /// The secret scalar `a` of `SEED` (RFC 8032 §5.1.5), for forging what an attacker who
+    /// knows it, or chose a weak key, could send.
+    fn secret_scalar(seed: &[u8; 32]) -> Scalar {
+        let h = Sha512::digest(seed);
+        let mut lower = [0u8; 32];
+        lower.copy_from_slice(&h[..32]);
+        Scalar::from_bytes_mod_order(clamp_integer(lower))
+    }
+
+    /// `k = SHA-512(R || A || M) mod l` (RFC 8032 §5.1.7 step 2).
+    fn challenge(r: &[u8; 32], a: &[u8; 32], msg: &[u8]) -> Scalar {
+        let mut h = Sha512::new();
+        h.update(r);
+        h.update(a);
+        h.update(msg);
+        Scalar::from_bytes_mod_order_wide(&h.finalize().into())
+    }
+
+    fn ours(key_bytes: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+        decode(key_bytes).is_ok_and(|k| verify(&k, msg, sig).is_ok())
+    }
+
+    fn dalek_strict(key_bytes: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+        VerifyingKey::from_bytes(key_bytes)
+            .is_ok_and(|k| k.verify_strict(msg, &Signature::from_bytes(sig)).is_ok())
+    }
+
+    fn dalek_cofactorless(key_bytes: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+        VerifyingKey::from_bytes(key_bytes)
+            .is_ok_and(|k| k.verify(msg, &Signature::from_bytes(sig)).is_ok())
+    }
+
+    #[test]
+    fn the_small_order_table_is_the_torsion_subgroup() {
+        let mut from_curve: Vec<[u8; 32]> = EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().to_bytes())
+            .collect();
+        let mut table = SMALL_ORDER_ENCODINGS.to_vec();
+        from_curve.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(from_curve, table);
+        for e in &SMALL_ORDER_ENCODINGS {
+            let p = CompressedEdwardsY(*e).decompress().expect("on the curve");
+            assert!(p.is_small_order());
+            assert_eq!(p.compress().to_bytes(), *e, "canonical");
+        }
+    }
+
+    #[test]
+    fn weak_keys_are_refused_when_decoded() {
+        for e in &SMALL_ORDER_ENCODINGS {
+            assert_eq!(decode(e).err(), Some(KeyError::InvalidKey));
+            assert_eq!(PublicKey::ed25519(e).err(), Some(KeyError::InvalidKey));
+            let jwk = Jwk::ed25519(e, None);
+            assert_eq!(PublicKey::from_jwk(&jwk).err(), Some(KeyError::InvalidKey));
+        }
+        let honest = SigningKey::from_seed(&SEED).public_bytes();
+        assert!(decode(&honest).is_ok());
+    }
+
+    /// A signature whose `R` is the identity, for an honest key: `s = k·a` makes
+    /// `[s]B - [k]A` the identity. The cofactorless check alone accepts it; the table must not.
+    #[test]
+    fn an_identity_r_forgery_is_refused() {
+        let a = secret_scalar(&SEED);
+        let key = EdwardsPoint::mul_base(&a).compress().to_bytes();
+        assert_eq!(key, SigningKey::from_seed(&SEED).public_bytes());
+        let r = SMALL_ORDER_ENCODINGS[0];
+        let msg = b"forged";
+        let s = challenge(&r, &key, msg) * a;
+        let sig = Signature::from_components(r, s.to_bytes()).to_bytes();
+        assert!(
+            dalek_cofactorless(&key, msg, &sig),
+            "the forgery passes without the table"
+        );
+        assert!(!dalek_strict(&key, msg, &sig));
+        assert!(!ours(&key, msg, &sig));
+    }
+
+    /// The same forgery with an order-8 `R`, against a key with a torsion component
+    /// (`A = [a]B + T`, not itself of small order): `[s]B - [k]A = -[k]T`, which is `R` for
+    /// about one message in eight.
+    #[test]
+    fn a_torsion_r_forgery_against_a_mixed_order_key_is_refused() {
+        let a = secret_scalar(&SEED);
+        let t = EIGHT_TORSION[1];
+        let key = (EdwardsPoint::mul_base(&a) + t).compress().to_bytes();
+        assert!(decode(&key).is_ok(), "a mixed-order key is not weak");
+        let mut forged = 0;
+        for i in 0u32..64 {
+            let msg = i.to_le_bytes();
+            for r_point in EIGHT_TORSION.iter().skip(1) {
+                let r = r_point.compress().to_bytes();
+                let k = challenge(&r, &key, &msg);
+                if (-(k * t)).compress().to_bytes() != r {
+                    continue;
+                }
+                let sig = Signature::from_components(r, (k * a).to_bytes()).to_bytes();
+                assert!(dalek_cofactorless(&key, &msg, &sig));
+                assert!(!dalek_strict(&key, &msg, &sig));
+                assert!(!ours(&key, &msg, &sig));
+                forged += 1;
+            }
+        }
+        assert!(forged > 10, "the search found {forged} forgeries");
+    }
+
+    /// Every one-bit change of a valid signature, a non-canonical `s`, and the valid
+    /// signatures themselves: accepted exactly when `verify_strict` accepts.
+    #[test]
+    fn accepts_exactly_what_verify_strict_accepts() {
+        let l_bytes = {
+            // l = 2^252 + 27742317777372353535851937790883648493, little-endian.
+            let mut l = [0u8; 32];
+            let minus_one = (-Scalar::ONE).to_bytes();
+            l.copy_from_slice(&minus_one);
+            l[0] += 1;
+            l
+        };
+        let mut accepted = 0;
+        for seed_byte in 0u8..2 {
+            let signer = SigningKey::from_seed(&[seed_byte; 32]);
+            let key = signer.public_bytes();
+            let msg = [seed_byte; 40];
+            let good: [u8; 64] = Signer::sign(&signer, &msg).try_into().expect("64 bytes");
+            let mut cases = vec![good];
+            for bit in 0..512 {
+                let mut c = good;
+                c[bit / 8] ^= 1 << (bit % 8);
+                cases.push(c);
+            }
+            // s + l: the same point equation, a non-canonical scalar.
+            let mut s_plus_l = good;
+            let mut carry = 0u16;
+            for (i, l) in l_bytes.iter().enumerate() {
+                let v = u16::from(good[32 + i]) + u16::from(*l) + carry;
+                s_plus_l[32 + i] = v as u8;
+                carry = v >> 8;
+            }
+            cases.push(s_plus_l);
+            for sig in &cases {
+                let strict = dalek_strict(&key, &msg, sig);
+                assert_eq!(ours(&key, &msg, sig), strict, "signature {sig:02x?}");
+                accepted += usize::from(strict);
+            }
+            // The wrong message.
+            assert!(!ours(&key, b"other", &good));
+        }
+        assert_eq!(accepted, 2, "only the untouched signatures verify");
     }
 }

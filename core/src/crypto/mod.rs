@@ -184,9 +184,10 @@ impl PublicKey {
     /// An Ed25519 key from its 32 raw bytes.
     ///
     /// # Errors
-    /// [`KeyError::InvalidKey`] if the bytes are not a valid curve point.
+    /// [`KeyError::InvalidKey`] if the bytes are not a valid curve point or the point has
+    /// small order (a weak key).
     pub fn ed25519(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        let k = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidKey)?;
+        let k = ed25519::decode(bytes)?;
         Ok(Self {
             inner: KeyInner::Ed25519(k),
             alg: None,
