@@ -614,8 +614,9 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
 
     // ---- commands ----------------------------------------------------------------------
     let _ = writeln!(w, "\n## Commands\n");
+    let paths = MachinePaths::from_env();
     for c in env["commands"].as_array().into_iter().flatten() {
-        let _ = writeln!(w, "    {}", s(c));
+        let _ = writeln!(w, "    {}", paths.portable(&s(c)));
     }
     if let Some(e) = &e2e {
         let started: Vec<&str> = pyref::CONFIGS
@@ -629,7 +630,7 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
                  are picked per run):\n"
             );
             for c in started {
-                let _ = writeln!(w, "    {c}");
+                let _ = writeln!(w, "    {}", paths.portable(c));
             }
         }
     }
@@ -639,6 +640,40 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
     }
     std::fs::write(dir.join("report.md"), md)?;
     Ok(())
+}
+
+/// This machine's paths, written the way a reader re-running the commands spells them:
+/// `$CARGO_TARGET_DIR`, paths relative to the repository root (where run.sh runs them), `~`.
+struct MachinePaths {
+    /// (machine path, portable spelling), most specific first.
+    subs: Vec<(String, &'static str)>,
+}
+
+impl MachinePaths {
+    fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| v.len() > 1);
+        let root = std::env::current_dir()
+            .ok()
+            .map(|d| d.to_string_lossy().into_owned());
+        let subs = [
+            (var("CARGO_TARGET_DIR"), "$CARGO_TARGET_DIR"),
+            (root.as_ref().map(|r| format!("{r}/..")), ".."),
+            (root.map(|r| format!("{r}/")), ""),
+            (var("HOME"), "~"),
+        ];
+        Self {
+            subs: subs
+                .into_iter()
+                .filter_map(|(from, to)| from.map(|f| (f, to)))
+                .collect(),
+        }
+    }
+
+    fn portable(&self, command: &str) -> String {
+        self.subs
+            .iter()
+            .fold(command.to_owned(), |c, (from, to)| c.replace(from.as_str(), to))
+    }
 }
 
 /// The end-to-end table row of one Python resource measurement (`e2e.json`'s
@@ -792,6 +827,26 @@ mod tests {
             "fetches": { "metadata": metadata, "jwks": jwks, "per_request": per_request },
             "command": "cd peers && AAUTH_JWKS_CACHE_TTL=0 taskset -c 0 python resource.py",
         })
+    }
+
+    #[test]
+    fn commands_are_written_without_this_machines_paths() {
+        let paths = MachinePaths {
+            subs: vec![
+                ("/home/u/.cache/t".to_owned(), "$CARGO_TARGET_DIR"),
+                ("/src/aauth/..".to_owned(), ".."),
+                ("/src/aauth/".to_owned(), ""),
+                ("/home/u".to_owned(), "~"),
+            ],
+        };
+        assert_eq!(
+            paths.portable(
+                "cd /src/aauth/../shared/peers && /home/u/venv/bin/python x.py \
+                 /home/u/.cache/t/release/aauth-bench /src/aauth/tests/bench/wasm.sh"
+            ),
+            "cd ../shared/peers && ~/venv/bin/python x.py \
+                 $CARGO_TARGET_DIR/release/aauth-bench tests/bench/wasm.sh"
+        );
     }
 
     #[test]
