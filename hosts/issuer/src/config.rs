@@ -9,6 +9,8 @@ use aauth_core::UnixTime;
 use aauth_core::httpsig::VerifyPolicy;
 use aauth_discovery::Discovery;
 
+use crate::login_throttle::LoginThrottlePolicy;
+
 /// The wall clock of the server. Every handler reads `now` exactly once, through this trait,
 /// and passes it down to the core and the store.
 pub trait Clock: fmt::Debug + Send + Sync + 'static {
@@ -199,6 +201,10 @@ pub struct IssuerConfig {
     pub session_ttl: u64,
     /// Largest accepted request body, in bytes (default 64 KiB).
     pub max_body: usize,
+    /// When repeated failed sign-ins lock a user name out of the login page (default: the
+    /// 5th consecutive failure locks for 30 s, doubling per further failure up to 15 min).
+    /// Counted in memory per process; see [`login_throttle`](crate::login_throttle).
+    pub login_throttle: LoginThrottlePolicy,
 }
 
 impl IssuerConfig {
@@ -246,6 +252,7 @@ impl IssuerConfig {
             app_name: "AAuth Auth Server".to_owned(),
             session_ttl: 1800,
             max_body: 64 * 1024,
+            login_throttle: LoginThrottlePolicy::default(),
         })
     }
 
@@ -293,6 +300,14 @@ impl IssuerConfig {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets the lockout policy of the login page: without one, a guesser holding a request
+    /// token could try passwords indefinitely, each try costing an Argon2 hash.
+    #[must_use]
+    pub fn with_login_throttle(mut self, policy: LoginThrottlePolicy) -> Self {
+        self.login_throttle = policy;
         self
     }
 

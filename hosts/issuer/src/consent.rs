@@ -29,11 +29,16 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::Error;
+use crate::login_throttle::LockedOut;
 use crate::pages::{self, RequestView};
 use crate::server::{Inner, Issuer, random_token};
 use crate::store::{PendingRequest, Session, Store, StoreError, UserId};
 
 const COOKIE: &str = "aauth_session";
+
+/// Longest user name and password a login accepts; longer ones fail without a hash.
+const MAX_USERNAME: usize = 256;
+const MAX_PASSWORD: usize = 1024;
 
 /// The consent page's query and form (`aauth_core::form`: a repeated name is refused).
 fn parse_pairs(text: &[u8]) -> Result<HashMap<String, String>, Error> {
@@ -150,6 +155,42 @@ fn html(
     if let Some(c) = cookie {
         h.insert(header::SET_COOKIE, c);
     }
+    resp
+}
+
+/// The login page again, with `msg` above the form.
+fn login_again<S>(
+    inner: &Inner<S>,
+    p: &PendingRequest,
+    token: &str,
+    session: &Session,
+    status: StatusCode,
+    msg: &str,
+) -> Response {
+    let page = pages::login_page(&view(inner, p, token, session), Some(msg));
+    html(status, page, None, &p.request.redirect_uri)
+}
+
+/// `429` with `Retry-After`: the name is locked out after repeated failed sign-ins (see
+/// [`login_throttle`](crate::login_throttle)).
+fn locked_out<S>(
+    inner: &Inner<S>,
+    p: &PendingRequest,
+    token: &str,
+    session: &Session,
+    locked: LockedOut,
+) -> Response {
+    let msg = locked.to_string();
+    let mut resp = login_again(
+        inner,
+        p,
+        token,
+        session,
+        StatusCode::TOO_MANY_REQUESTS,
+        &msg,
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(locked.retry_after));
     resp
 }
 
@@ -345,23 +386,33 @@ pub(crate) async fn post_auth<S: Store>(
     let (user, pw) = (get(&form, "username"), get(&form, "password"));
     if get(&form, "action") == Some("login") || (user.is_some() && pw.is_some()) {
         let (user, pw) = (user.unwrap_or_default(), pw.unwrap_or_default());
-        let found = if user.len() <= 256 && pw.len() <= 1024 {
+        // Longer names are refused below without a hash; leaving them uncounted keeps the
+        // throttle's keys short.
+        let counted = user.len() <= MAX_USERNAME;
+        // Before the password: a locked name costs no Argon2 run.
+        if counted && let Err(locked) = inner.login_throttle.admit(user, now) {
+            return Ok(locked_out(inner, &p, token, &session, locked));
+        }
+        let found = if counted && pw.len() <= MAX_PASSWORD {
             inner.store.verify_password(user, pw).await?
         } else {
             None
         };
         let Some(found) = found else {
-            let page = pages::login_page(
-                &view(inner, &p, token, &session),
-                Some("Invalid username or password"),
-            );
-            return Ok(html(
+            // This failure may be the one that starts a lockout: say so now.
+            if let Some(locked) = inner.login_throttle.locked_out(user, now) {
+                return Ok(locked_out(inner, &p, token, &session, locked));
+            }
+            return Ok(login_again(
+                inner,
+                &p,
+                token,
+                &session,
                 StatusCode::UNAUTHORIZED,
-                page,
-                None,
-                &p.request.redirect_uri,
+                "Invalid username or password",
             ));
         };
+        inner.login_throttle.succeeded(user);
         // A fresh session for the logged-in user (session fixation).
         let (id, _) = new_session(inner, Some(found.id), now).await?;
         inner.store.delete_session(&sid).await?;
@@ -379,15 +430,13 @@ pub(crate) async fn post_auth<S: Store>(
     match get(&form, "consent") {
         Some(decision) => {
             let Some(user) = session.user else {
-                let page = pages::login_page(
-                    &view(inner, &p, token, &session),
-                    Some("Please sign in first"),
-                );
-                return Ok(html(
+                return Ok(login_again(
+                    inner,
+                    &p,
+                    token,
+                    &session,
                     StatusCode::UNAUTHORIZED,
-                    page,
-                    None,
-                    &p.request.redirect_uri,
+                    "Please sign in first",
                 ));
             };
             if decision == "grant" {

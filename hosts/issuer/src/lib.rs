@@ -19,7 +19,9 @@
 //!   its implementations [`SqliteStore`](store::SqliteStore) and
 //!   [`PgStore`](store::PgStore) (PostgreSQL, for several server processes on one
 //!   database);
-//! * [`password`]: Argon2id password hashing for the consent UI's users.
+//! * [`password`]: Argon2id password hashing for the consent UI's users;
+//! * [`login_throttle`]: the login page locks a user name out after repeated failed
+//!   sign-ins ([`LoginThrottlePolicy`]), in memory per process.
 //!
 //! ```no_run
 //! use aauth_discovery::{Discovery, EgressPolicy};
@@ -57,6 +59,7 @@
 mod config;
 mod consent;
 mod error;
+pub mod login_throttle;
 mod pages;
 pub mod password;
 mod server;
@@ -64,4 +67,5 @@ pub mod store;
 mod token_endpoint;
 
 pub use config::{Clock, ConfigError, ConsentPolicy, IssuerConfig, ManualClock, SystemClock};
+pub use login_throttle::LoginThrottlePolicy;
 pub use server::{Issuer, ServeError, rotate_signing_key, router, serve};

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::config::IssuerConfig;
 use crate::error::Error;
+use crate::login_throttle::LoginThrottle;
 use crate::store::{NewSigningKey, Store, StoreError};
 use crate::{consent, token_endpoint};
 
@@ -49,6 +50,8 @@ pub struct Issuer<S> {
 pub(crate) struct Inner<S> {
     pub(crate) config: IssuerConfig,
     pub(crate) store: S,
+    /// Failed sign-ins per user name, for this process only.
+    pub(crate) login_throttle: LoginThrottle,
 }
 
 impl<S> Clone for Issuer<S> {
@@ -84,7 +87,11 @@ impl<S: Store> Issuer<S> {
             }
         }
         Ok(Self {
-            inner: Arc::new(Inner { config, store }),
+            inner: Arc::new(Inner {
+                login_throttle: LoginThrottle::new(config.login_throttle),
+                config,
+                store,
+            }),
         })
     }
 

@@ -16,7 +16,7 @@ use aauth_core::{
 use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
-use aauth_issuer::{Clock, ConsentPolicy, IssuerConfig, ManualClock, serve};
+use aauth_issuer::{Clock, ConsentPolicy, IssuerConfig, LoginThrottlePolicy, ManualClock, serve};
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -342,6 +342,58 @@ async fn consent(env: &Env, request_token: &str, decision: &str) -> String {
         .unwrap();
     assert_eq!(decided.status(), 303);
     location(&decided)
+}
+
+/// A fresh request token with the login page opened on it (which starts the browser session).
+async fn open_login(env: &Env) -> String {
+    let got = env.auth("user.read").await;
+    assert_eq!(got.0, 200, "{got:?}");
+    let rt = got.1["request_token"].as_str().unwrap().to_owned();
+    let page = env
+        .http
+        .get(format!("{}/agent/auth", env.issuer.id))
+        .query(&[
+            ("request_token", rt.as_str()),
+            ("redirect_uri", &env.agent.callback()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    rt
+}
+
+/// One `action=login` post for request `rt`, like the reference driver (no CSRF field):
+/// the status, `Retry-After` and the page.
+async fn login(env: &Env, rt: &str, user: &str, password: &str) -> (u16, Option<u64>, String) {
+    let resp = env
+        .http
+        .post(format!("{}/agent/auth", env.issuer.id))
+        .form(&[
+            ("request_token", rt),
+            ("redirect_uri", &env.agent.callback()),
+            ("action", "login"),
+            ("username", user),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry_after, resp.text().await.unwrap())
+}
+
+/// A lockout policy with small numbers, to walk through in a test.
+fn throttle(max_failures: u32, base_lockout: u64, max_lockout: u64) -> LoginThrottlePolicy {
+    let mut p = LoginThrottlePolicy::default();
+    p.max_failures = max_failures;
+    p.base_lockout = base_lockout;
+    p.max_lockout = max_lockout;
+    p
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -679,6 +731,103 @@ async fn bad_login_csrf_and_redirect_mismatch_on_the_pages() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 303);
+}
+
+/// The default policy: four failures are answered as before, the fifth locks the name for
+/// 30 s, and while it is locked even the right password is refused (without a hash).
+#[tokio::test]
+async fn failed_logins_lock_the_name_out_until_the_lockout_ends() {
+    let env = Env::new().await;
+    let rt = open_login(&env).await;
+    for _ in 0..4 {
+        let (status, retry_after, page) = login(&env, &rt, "testuser", "wrong").await;
+        assert_eq!((status, retry_after), (401, None));
+        assert!(page.contains("Invalid username or password"), "{page}");
+    }
+    let (status, retry_after, page) = login(&env, &rt, "testuser", "wrong").await;
+    assert_eq!((status, retry_after), (429, Some(30)), "{page}");
+    assert!(
+        page.contains("Too many failed sign-in attempts. Try again in 30 seconds."),
+        "{page}"
+    );
+    assert!(page.contains("name=\"password\""), "the login form again");
+
+    env.clock.advance(29);
+    let (status, retry_after, page) = login(&env, &rt, "testuser", "testpass").await;
+    assert_eq!((status, retry_after), (429, Some(1)), "{page}");
+    assert!(page.contains("Try again in 1 second."), "{page}");
+
+    env.clock.advance(1);
+    let (status, _, page) = login(&env, &rt, "testuser", "testpass").await;
+    assert_eq!(status, 303, "{page}");
+}
+
+/// Each failure after a lockout doubles the next one, up to the cap; an attempt refused
+/// while locked does not count.
+#[tokio::test]
+async fn lockout_doubles_per_further_failure_up_to_the_cap() {
+    let env = Env::with(|c| c.with_login_throttle(throttle(2, 10, 40))).await;
+    let rt = open_login(&env).await;
+    let fail = async |advance: u64| {
+        env.clock.advance(advance);
+        let (status, retry_after, _) = login(&env, &rt, "testuser", "wrong").await;
+        (status, retry_after)
+    };
+    assert_eq!(fail(0).await, (401, None));
+    assert_eq!(fail(0).await, (429, Some(10)));
+    assert_eq!(fail(10).await, (429, Some(20)));
+    assert_eq!(fail(5).await, (429, Some(15)), "refused, not counted");
+    assert_eq!(fail(15).await, (429, Some(40)));
+    assert_eq!(fail(40).await, (429, Some(40)), "capped");
+    env.clock.advance(40);
+    assert_eq!(login(&env, &rt, "testuser", "testpass").await.0, 303);
+}
+
+/// A successful login clears the count: the failures before it do not add to later ones.
+#[tokio::test]
+async fn successful_login_resets_the_failure_count() {
+    let env = Env::with(|c| c.with_login_throttle(throttle(3, 60, 60))).await;
+    let rt = open_login(&env).await;
+    let statuses = async |password: &str, n: usize| {
+        let mut got = Vec::new();
+        for _ in 0..n {
+            got.push(login(&env, &rt, "testuser", password).await.0);
+        }
+        got
+    };
+    assert_eq!(statuses("wrong", 2).await, [401, 401]);
+    // The right password on the attempt that would have locked the name still gets in.
+    assert_eq!(statuses("testpass", 1).await, [303]);
+    assert_eq!(statuses("wrong", 3).await, [401, 401, 429]);
+}
+
+/// A name nobody has is counted and locked exactly like a real one: same statuses,
+/// `Retry-After` and pages, so the throttle does not reveal which names exist.
+#[tokio::test]
+async fn unknown_names_lock_out_like_known_ones() {
+    let env = Env::new().await;
+    let rt = open_login(&env).await;
+    let mut answers = Vec::new();
+    for name in ["testuser", "nobody"] {
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            got.push(login(&env, &rt, name, "wrong").await);
+        }
+        answers.push(got);
+    }
+    let statuses: Vec<_> = answers[1].iter().map(|(s, r, _)| (*s, *r)).collect();
+    assert_eq!(
+        statuses,
+        [
+            (401, None),
+            (401, None),
+            (401, None),
+            (401, None),
+            (429, Some(30)),
+            (429, Some(30))
+        ]
+    );
+    assert_eq!(answers[0], answers[1]);
 }
 
 #[tokio::test]
