@@ -200,32 +200,14 @@ mod tests {
 
     use curve25519_dalek::constants::EIGHT_TORSION;
     use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-    use curve25519_dalek::scalar::{Scalar, clamp_integer};
+    use curve25519_dalek::scalar::Scalar;
     use ed25519_dalek::Verifier as _;
-    use sha2::{Digest as _, Sha512};
 
     use super::*;
     use crate::crypto::PublicKey;
+    use crate::crypto::forge::{challenge, secret_scalar, small_order_r_signature};
 
     const SEED: [u8; 32] = [0x42; 32];
-
-    /// The secret scalar `a` of `SEED` (RFC 8032 §5.1.5), for forging what an attacker who
-    /// knows it, or chose a weak key, could send.
-    fn secret_scalar(seed: &[u8; 32]) -> Scalar {
-        let h = Sha512::digest(seed);
-        let mut lower = [0u8; 32];
-        lower.copy_from_slice(&h[..32]);
-        Scalar::from_bytes_mod_order(clamp_integer(lower))
-    }
-
-    /// `k = SHA-512(R || A || M) mod l` (RFC 8032 §5.1.7 step 2).
-    fn challenge(r: &[u8; 32], a: &[u8; 32], msg: &[u8]) -> Scalar {
-        let mut h = Sha512::new();
-        h.update(r);
-        h.update(a);
-        h.update(msg);
-        Scalar::from_bytes_mod_order_wide(&h.finalize().into())
-    }
 
     fn ours(key_bytes: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
         decode(key_bytes).is_ok_and(|k| verify(&k, msg, sig).is_ok())
@@ -279,8 +261,7 @@ mod tests {
         assert_eq!(key, SigningKey::from_seed(&SEED).public_bytes());
         let r = SMALL_ORDER_ENCODINGS[0];
         let msg = b"forged";
-        let s = challenge(&r, &key, msg) * a;
-        let sig = Signature::from_components(r, s.to_bytes()).to_bytes();
+        let sig = small_order_r_signature(&a, &key, &r, msg);
         assert!(
             dalek_cofactorless(&key, msg, &sig),
             "the forgery passes without the table"
@@ -307,7 +288,7 @@ mod tests {
                 if (-(k * t)).compress().to_bytes() != r {
                     continue;
                 }
-                let sig = Signature::from_components(r, (k * a).to_bytes()).to_bytes();
+                let sig = small_order_r_signature(&a, &key, &r, &msg);
                 assert!(dalek_cofactorless(&key, &msg, &sig));
                 assert!(!dalek_strict(&key, &msg, &sig));
                 assert!(!ours(&key, &msg, &sig));

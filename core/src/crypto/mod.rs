@@ -7,6 +7,8 @@
 //! must support (digest §5.1 L-11), and the only one the reference speaks.
 
 mod ed25519;
+#[cfg(test)]
+mod forge;
 #[cfg(feature = "p256")]
 mod p256;
 #[cfg(feature = "rsa")]

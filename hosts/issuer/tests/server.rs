@@ -349,18 +349,19 @@ async fn open_login(env: &Env) -> String {
     let got = env.auth("user.read").await;
     assert_eq!(got.0, 200, "{got:?}");
     let rt = got.1["request_token"].as_str().unwrap().to_owned();
-    let page = env
-        .http
-        .get(format!("{}/agent/auth", env.issuer.id))
-        .query(&[
-            ("request_token", rt.as_str()),
-            ("redirect_uri", &env.agent.callback()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = auth_page(env, &rt, &env.agent.callback()).await;
     assert_eq!(page.status(), 200);
     rt
+}
+
+/// `GET /agent/auth` for a request token, in the env's browser session.
+async fn auth_page(env: &Env, rt: &str, redirect_uri: &str) -> reqwest::Response {
+    env.http
+        .get(format!("{}/agent/auth", env.issuer.id))
+        .query(&[("request_token", rt), ("redirect_uri", redirect_uri)])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// One `action=login` post for request `rt`, like the reference driver (no CSRF field):
@@ -541,13 +542,7 @@ async fn consent_flow_over_html_then_code_then_replay() {
         .unwrap()
         .to_owned();
     // The session is logged in and consent is remembered: straight back with a code.
-    let page = env
-        .http
-        .get(format!("{}/agent/auth", env.issuer.id))
-        .query(&[("request_token", rt.as_str()), ("redirect_uri", &cb)])
-        .send()
-        .await
-        .unwrap();
+    let page = auth_page(&env, &rt, &cb).await;
     assert_eq!(page.status(), 303, "remembered consent skips the page");
     let code = query_param(&location(&page), "code").unwrap();
 
@@ -838,16 +833,7 @@ async fn expired_request_token_and_code() {
         .unwrap()
         .to_owned();
     env.clock.advance(601);
-    let page = env
-        .http
-        .get(format!("{}/agent/auth", env.issuer.id))
-        .query(&[
-            ("request_token", rt.as_str()),
-            ("redirect_uri", &env.agent.callback()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = auth_page(&env, &rt, &env.agent.callback()).await;
     assert_eq!(page.status(), 400);
     let html = page.text().await.unwrap();
     assert!(html.contains("expired") && html.starts_with("<!DOCTYPE html>"));

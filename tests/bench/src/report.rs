@@ -136,12 +136,17 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
     );
     let _ = writeln!(
         w,
-        "\nOn a CPU with AVX-512 IFMA, curve25519-dalek vectorises the double-base scalar \
-         multiplication of each verification, but point decompression (each signature's `R`, \
-         and the `cnf.jwk` key a `scheme=jwt` request carries) stays on the serial field \
-         arithmetic, so decoding that key weighs more against the pre-parsed floor than it \
-         does with AVX2 alone (the instruction counts below run the AVX2 path: valgrind \
-         reports no AVX-512)."
+        "\nThe floor is ed25519-dalek's cofactorless `verify` on pre-parsed keys: one \
+         double-base scalar multiplication, one point compression and SHA-512 per signature, \
+         the least arithmetic a verification needs. aauth-core refuses exactly what \
+         `verify_strict` refuses (small-order `R` and keys, non-canonical encodings) without \
+         `verify_strict`'s extra decompression of `R`, so its strictness costs a table \
+         lookup here, not a square root (`verify_strict` would add two decompressions to the \
+         `jwt` floor). On a CPU with AVX-512 IFMA, curve25519-dalek vectorises the \
+         double-base multiplication, but decompressing the `cnf.jwk` key a `scheme=jwt` \
+         request carries stays on the serial field arithmetic, so that decode weighs more \
+         against the pre-parsed floor than it does with AVX2 alone (the instruction counts \
+         below run the AVX2 path: valgrind reports no AVX-512)."
     );
 
     if let Some(cg) = read("callgrind.json") {
@@ -670,9 +675,9 @@ impl MachinePaths {
     }
 
     fn portable(&self, command: &str) -> String {
-        self.subs
-            .iter()
-            .fold(command.to_owned(), |c, (from, to)| c.replace(from.as_str(), to))
+        self.subs.iter().fold(command.to_owned(), |c, (from, to)| {
+            c.replace(from.as_str(), to)
+        })
     }
 }
 

@@ -8,24 +8,11 @@
 use aauth_core::{PublicKey, Signer as _, SigningKey};
 use curve25519_dalek::constants::EIGHT_TORSION;
 use curve25519_dalek::edwards::EdwardsPoint;
-use curve25519_dalek::scalar::{Scalar, clamp_integer};
 use libfuzzer_sys::fuzz_target;
-use sha2::{Digest as _, Sha512};
 
-fn secret_scalar(seed: &[u8; 32]) -> Scalar {
-    let h = Sha512::digest(seed);
-    let mut lower = [0u8; 32];
-    lower.copy_from_slice(&h[..32]);
-    Scalar::from_bytes_mod_order(clamp_integer(lower))
-}
-
-fn challenge(r: &[u8; 32], a: &[u8; 32], msg: &[u8]) -> Scalar {
-    let mut h = Sha512::new();
-    h.update(r);
-    h.update(a);
-    h.update(msg);
-    Scalar::from_bytes_mod_order_wide(&h.finalize().into())
-}
+#[allow(dead_code)] // `challenge` is used by the core unit tests only.
+#[path = "../../../core/src/crypto/forge.rs"]
+mod forge;
 
 fn check(key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) {
     let ours = PublicKey::ed25519(key).is_ok_and(|k| k.verify_http(msg, sig).is_ok());
@@ -69,14 +56,11 @@ fuzz_target!(|data: &[u8]| {
             let Some((&choice, msg)) = rest.split_first() else {
                 return;
             };
-            let a = secret_scalar(&seed);
+            let a = forge::secret_scalar(&seed);
             let torsion = EIGHT_TORSION[usize::from(choice >> 3) % 8];
             let key = (EdwardsPoint::mul_base(&a) + torsion).compress().to_bytes();
             let r = EIGHT_TORSION[usize::from(choice) % 8].compress().to_bytes();
-            let s = challenge(&r, &key, msg) * a;
-            let mut sig = [0u8; 64];
-            sig[..32].copy_from_slice(&r);
-            sig[32..].copy_from_slice(&s.to_bytes());
+            let sig = forge::small_order_r_signature(&a, &key, &r, msg);
             check(&key, msg, &sig);
         }
     }
