@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aauth_core::Jwks;
 use aauth_core::crypto::KeyError;
 use aauth_core::verify::{KeyRequest, KeySource, ResolvedKey};
+use aauth_http::Freshness;
 use reqwest::Url;
 use serde_json::{Map, Value};
 use tracing::Instrument as _;
@@ -82,6 +83,18 @@ impl Default for DiscoveryConfig {
             require_issuer: false,
             timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl DiscoveryConfig {
+    /// The cache lifetime `freshness` gives, clamped to the configured bounds.
+    pub(crate) fn ttl(&self, freshness: Freshness) -> Duration {
+        let ttl = match freshness {
+            Freshness::Absent => self.default_ttl,
+            Freshness::MaxAge(s) => Duration::from_secs(s),
+            Freshness::NoStore => self.min_ttl,
+        };
+        ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl))
     }
 }
 
@@ -510,7 +523,7 @@ impl Inner {
                     .get(&target, &self.counters.metadata_fetches)
                     .await?;
                 let url = self.jwks_uri_from_metadata(id, well_known, &target, &doc.body)?;
-                let expires = later(self.clock.now(), doc.freshness.ttl(&self.config));
+                let expires = later(self.clock.now(), self.config.ttl(doc.freshness));
                 lock(&entry.slot).meta = Some((url.clone(), expires));
                 url
             }
@@ -534,7 +547,7 @@ impl Inner {
             .collect();
         Ok(KeySet {
             keys,
-            expires: later(self.clock.now(), doc.freshness.ttl(&self.config)),
+            expires: later(self.clock.now(), self.config.ttl(doc.freshness)),
         })
     }
 
@@ -647,6 +660,18 @@ impl Lru {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttl_from_cache_control() {
+        let c = DiscoveryConfig::default();
+        assert_eq!(c.ttl(Freshness::Absent), Duration::from_secs(300));
+        assert_eq!(c.ttl(Freshness::MaxAge(1)), Duration::from_secs(60));
+        assert_eq!(
+            c.ttl(Freshness::MaxAge(u64::MAX)),
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(c.ttl(Freshness::NoStore), Duration::from_secs(60));
+    }
 
     #[test]
     fn lru_evicts_least_recently_used() {

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
+use aauth_http::Freshness;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Client, StatusCode, Url, redirect};
 use rustls_platform_verifier::BuilderVerifierExt;
 use tracing::Instrument as _;
@@ -12,53 +13,6 @@ use tracing::Instrument as _;
 use crate::DiscoveryConfig;
 use crate::egress::{EgressPolicy, PolicyResolver, ResolveDenied};
 use crate::error::DiscoveryError;
-
-/// What `Cache-Control` said about a response's freshness.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Freshness {
-    /// No usable directive.
-    Absent,
-    /// `max-age=N` seconds.
-    MaxAge(u64),
-    /// `no-store` or `no-cache`: keep it as briefly as allowed.
-    NoStore,
-}
-
-impl Freshness {
-    /// The cache lifetime this freshness gives, clamped to the configured bounds.
-    pub(crate) fn ttl(self, config: &DiscoveryConfig) -> Duration {
-        let ttl = match self {
-            Self::Absent => config.default_ttl,
-            Self::MaxAge(s) => Duration::from_secs(s),
-            Self::NoStore => config.min_ttl,
-        };
-        ttl.clamp(config.min_ttl, config.max_ttl.max(config.min_ttl))
-    }
-
-    fn from_headers(headers: &HeaderMap) -> Self {
-        let mut out = Self::Absent;
-        for value in headers.get_all(CACHE_CONTROL) {
-            let Ok(value) = value.to_str() else { continue };
-            for directive in value.split(',') {
-                let (name, arg) = match directive.split_once('=') {
-                    Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
-                    None => (directive.trim(), None),
-                };
-                if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
-                    return Self::NoStore;
-                }
-                if name.eq_ignore_ascii_case("max-age") {
-                    // RFC 9111 §1.2.2: a delta-seconds too large to represent is "infinity".
-                    match arg.filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit())) {
-                        Some(a) => out = Self::MaxAge(a.parse().unwrap_or(u64::MAX)),
-                        None => return Self::NoStore,
-                    }
-                }
-            }
-        }
-        out
-    }
-}
 
 /// A fetched document.
 #[derive(Debug)]
@@ -158,6 +112,7 @@ impl Fetcher {
         if !is_json(resp.headers()) {
             return Err(DiscoveryError::InvalidDocument);
         }
+        // reqwest's `HeaderMap` is the `http` 1.x one aauth-http reads.
         let freshness = Freshness::from_headers(resp.headers());
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
@@ -229,39 +184,6 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
-
-    fn fresh(values: &[&str]) -> Freshness {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
-        }
-        Freshness::from_headers(&h)
-    }
-
-    #[test]
-    fn cache_control() {
-        assert_eq!(fresh(&[]), Freshness::Absent);
-        assert_eq!(fresh(&["public, max-age=600"]), Freshness::MaxAge(600));
-        assert_eq!(fresh(&["max-age=\"120\""]), Freshness::MaxAge(120));
-        assert_eq!(fresh(&["MAX-AGE=7"]), Freshness::MaxAge(7));
-        assert_eq!(
-            fresh(&["max-age=99999999999999999999999"]),
-            Freshness::MaxAge(u64::MAX)
-        );
-        assert_eq!(fresh(&["max-age=-1"]), Freshness::NoStore);
-        assert_eq!(fresh(&["max-age"]), Freshness::NoStore);
-        assert_eq!(fresh(&["max-age=600", "no-store"]), Freshness::NoStore);
-        assert_eq!(fresh(&["private"]), Freshness::Absent);
-
-        let c = DiscoveryConfig::default();
-        assert_eq!(Freshness::Absent.ttl(&c), Duration::from_secs(300));
-        assert_eq!(Freshness::MaxAge(1).ttl(&c), Duration::from_secs(60));
-        assert_eq!(
-            Freshness::MaxAge(u64::MAX).ttl(&c),
-            Duration::from_secs(86_400)
-        );
-        assert_eq!(Freshness::NoStore.ttl(&c), Duration::from_secs(60));
-    }
 
     #[test]
     fn content_types() {

@@ -19,6 +19,9 @@
 //! - [`Requirement`], [`enforce`] and the challenge helpers: what a route requires, and
 //!   the `Agent-Auth` challenge (with a fresh resource token) when a verified request
 //!   falls short. Shared by the tower middleware and the Spin component.
+//! - [`Freshness`]: what a fetched document's `Cache-Control` says about how long it may
+//!   be reused (RFC 9111 §5.2.2). Shared by the native key discovery and the Spin
+//!   component.
 //!
 //! The crate has no runtime dependency (no tokio): `http`, `bytes` and `serde_json` only.
 //!
@@ -48,10 +51,12 @@
     clippy::missing_panics_doc
 )]
 
+mod freshness;
 mod requirement;
 
 use core::fmt;
 
+pub use freshness::Freshness;
 pub use requirement::{
     ChallengeIssuer, Refusal, Requirement, Unmet, enforce, grants, presents_auth_token,
     verification_challenge,

@@ -73,9 +73,11 @@ pub struct Config {
     /// `AAUTH_EGRESS_ALLOW`: comma-separated `host` or `host:port` entries that key
     /// discovery may reach over plain `http` and on private or loopback addresses (dev).
     pub egress_allow: Vec<String>,
-    /// `AAUTH_CACHE_TTL`: seconds a fetched metadata document or JWKS is reused (300; at
-    /// most 86 400, the upper clamp key discovery applies elsewhere; 0 disables caching),
-    /// in the instance and in the key-value store alike.
+    /// `AAUTH_CACHE_TTL`: the longest a fetched metadata document or JWKS is reused, in
+    /// seconds (300; at most 86 400, the upper clamp key discovery applies elsewhere; 0
+    /// disables caching), in the instance and in the key-value store alike. A document is
+    /// kept for its server's `Cache-Control: max-age` within this ceiling, and for the whole
+    /// TTL when the server sends none ([`crate::keys::lifetime`]).
     pub cache_ttl: u64,
     /// `AAUTH_RESOURCE_TOKEN_TTL`: resource-token lifetime in seconds (300).
     pub resource_token_ttl: u64,
@@ -266,6 +268,12 @@ impl Config {
 /// Longest `AAUTH_CACHE_TTL`: a day, the upper clamp `aauth-discovery` applies to a
 /// server's `max-age`.
 pub const MAX_CACHE_TTL: u64 = 24 * 60 * 60;
+
+/// Shortest time a fetched document is kept when its server asks for less (`max-age`
+/// below it, `no-store`, `no-cache`): a minute, the floor `aauth-discovery` applies too,
+/// after the rule that a verifier refetches a JWKS at most once a minute (digest S-23).
+/// A lower `AAUTH_CACHE_TTL` lowers it as well.
+pub const MIN_CACHE_LIFETIME: u64 = 60;
 
 /// A timeout: at least one second and at most an hour.
 const TIMEOUT_SECS: RangeInclusive<u64> = 1..=3600;

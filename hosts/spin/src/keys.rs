@@ -2,11 +2,13 @@
 //! store.
 //!
 //! A [`KeyRequest`] names either a JWKS URL or a party's metadata document whose
-//! `jwks_uri` leads to the JWKS. Documents are cached per URL for the configured TTL in two
-//! tiers: a `static` map of validated results (Spin, and a plain `wasi:http` host, may
-//! reuse an instance for several requests, in which case it saves the round trips; with one
+//! `jwks_uri` leads to the JWKS. Documents are cached per URL for as long as their server's
+//! `Cache-Control` allows, within the configured TTL ([`lifetime`]), in two tiers: a
+//! `static` map of validated results (Spin, and a plain `wasi:http` host, may reuse an
+//! instance for several requests, in which case it saves the round trips; with one
 //! instance per request it starts empty), then, in the `spin-kv` build, the key-value store
 //! shared by all instances ([`crate::kv`]), whose entries are validated again when read.
+//! Both tiers keep the expiry computed when the document was fetched.
 //! The egress policy is checked before the key-value store is consulted, as before a
 //! fetch (the in-instance map only holds what this instance's policy let through).
 //! Failures are not cached.
@@ -17,10 +19,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use aauth_core::metadata::well_known_url;
 use aauth_core::verify::{KeyRequest, KeySource, ResolvedKey};
 use aauth_core::{Jwks, UnixTime};
+use aauth_http::Freshness;
 use http_body_util::{BodyExt, Limited};
 use spin_sdk::http::{EmptyBody, send};
 
-use crate::config::{Config, split_origin};
+use crate::config::{Config, MIN_CACHE_LIFETIME, split_origin};
 use crate::egress;
 use crate::kv::{Kv, MAX_DOCUMENT};
 
@@ -78,6 +81,26 @@ fn store(url: &str, doc: Doc, expiry: u64) {
         c.clear();
     }
     c.insert(url.to_owned(), (expiry, doc));
+}
+
+/// How many seconds a document fetched with `freshness` is cached when `AAUTH_CACHE_TTL` is
+/// `cache_ttl`: its `max-age` (RFC 9111 §5.2.2.1), so that a key rotation announced with a
+/// short one is picked up as soon as the native discovery picks it up; at least
+/// [`MIN_CACHE_LIFETIME`] (also for `no-store`/`no-cache`, §5.2.2.4-5); at most `cache_ttl`,
+/// the operator's ceiling; the whole `cache_ttl` without a `Cache-Control`; and 0 (not
+/// cached) when `cache_ttl` is 0.
+///
+/// ```
+/// use aauth_http::Freshness;
+/// use aauth_spin::keys::lifetime;
+///
+/// assert_eq!(lifetime(Freshness::MaxAge(90), 300), 90);
+/// assert_eq!(lifetime(Freshness::MaxAge(3_600), 300), 300);
+/// assert_eq!(lifetime(Freshness::NoStore, 300), 60);
+/// assert_eq!(lifetime(Freshness::Absent, 300), 300);
+/// ```
+pub fn lifetime(freshness: Freshness, cache_ttl: u64) -> u64 {
+    freshness.lifetime(cache_ttl, MIN_CACHE_LIFETIME.min(cache_ttl), cache_ttl)
 }
 
 /// Resolves `req`, fetching and caching metadata and JWKS as needed.
@@ -160,7 +183,8 @@ fn jwks_uri(id: &str, well_known: &str, meta_url: &str, body: &[u8]) -> Result<S
 /// The document at `url`, turned into a `T` by `check` (the validation every source must
 /// pass), and when it expires: from the key-value store when it holds a fresh entry that
 /// passes `check`, else fetched (one egress-checked GET, bounded in size and in time:
-/// headers and body together within `cfg.fetch_timeout`) and, once it passed, stored.
+/// headers and body together within `cfg.fetch_timeout`) and, once it passed, stored until
+/// its [`lifetime`] ends.
 async fn document<T>(
     url: &str,
     cfg: &Config,
@@ -174,16 +198,19 @@ async fn document<T>(
     {
         return Ok((v, exp));
     }
-    let body = crate::within(cfg.fetch_timeout, fetch(uri))
+    let (body, freshness) = crate::within(cfg.fetch_timeout, fetch(uri))
         .await
         .unwrap_or(Err(KeyError::Timeout))?;
     let v = check(&body)?;
-    let exp = now.as_secs().saturating_add(cfg.cache_ttl);
+    let exp = now
+        .as_secs()
+        .saturating_add(lifetime(freshness, cfg.cache_ttl));
     kv.put(url, exp, &body).await;
     Ok((v, exp))
 }
 
-async fn fetch(uri: http::Uri) -> Result<Vec<u8>, KeyError> {
+/// The body of `uri` and what its `Cache-Control` says.
+async fn fetch(uri: http::Uri) -> Result<(Vec<u8>, Freshness), KeyError> {
     let req = http::Request::get(uri)
         .header(http::header::ACCEPT, "application/json")
         .body(EmptyBody::new())
@@ -207,11 +234,12 @@ async fn fetch(uri: http::Uri) -> Result<Vec<u8>, KeyError> {
             return Err(KeyError::Document);
         }
     }
+    let freshness = Freshness::from_headers(resp.headers());
     let body = Limited::new(resp.into_body(), MAX_DOCUMENT)
         .collect()
         .await
         .map_err(|_| KeyError::Fetch)?;
-    Ok(body.to_bytes().to_vec())
+    Ok((body.to_bytes().to_vec(), freshness))
 }
 
 fn is_safe_segment(s: &str) -> bool {
@@ -221,4 +249,49 @@ fn is_safe_segment(s: &str) -> bool {
         && s != ".."
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetime_follows_max_age_within_the_ttl() {
+        // Below the TTL: the server's max-age, so a short one announces a rotation.
+        assert_eq!(lifetime(Freshness::MaxAge(90), 300), 90);
+        assert_eq!(lifetime(Freshness::MaxAge(299), 300), 299);
+        // Below the floor: a minute.
+        assert_eq!(lifetime(Freshness::MaxAge(0), 300), 60);
+        assert_eq!(lifetime(Freshness::MaxAge(5), 300), 60);
+        // Above the TTL: the operator's ceiling wins.
+        assert_eq!(lifetime(Freshness::MaxAge(3_600), 300), 300);
+        assert_eq!(lifetime(Freshness::MaxAge(u64::MAX), 86_400), 86_400);
+    }
+
+    #[test]
+    fn lifetime_of_no_store_is_the_floor() {
+        assert_eq!(lifetime(Freshness::NoStore, 300), 60);
+        assert_eq!(lifetime(Freshness::NoStore, 86_400), 60);
+        // A TTL below the floor lowers the floor with it.
+        assert_eq!(lifetime(Freshness::NoStore, 30), 30);
+        assert_eq!(lifetime(Freshness::MaxAge(10), 30), 30);
+    }
+
+    #[test]
+    fn lifetime_without_cache_control_is_the_ttl() {
+        assert_eq!(lifetime(Freshness::Absent, 300), 300);
+        assert_eq!(lifetime(Freshness::Absent, 30), 30);
+        assert_eq!(lifetime(Freshness::Absent, 86_400), 86_400);
+    }
+
+    #[test]
+    fn ttl_zero_caches_nothing() {
+        for f in [
+            Freshness::Absent,
+            Freshness::MaxAge(600),
+            Freshness::NoStore,
+        ] {
+            assert_eq!(lifetime(f, 0), 0, "{f:?}");
+        }
+    }
 }

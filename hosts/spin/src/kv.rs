@@ -11,6 +11,9 @@
 //! aauth-spin-kv 1\n<expiry, unix seconds>\n<URL>\n<document bytes>
 //! ```
 //!
+//! The expiry is the fetch time plus the document's lifetime ([`crate::keys::lifetime`]:
+//! its server's `Cache-Control: max-age` within `AAUTH_CACHE_TTL`), so every instance
+//! drops a document when its server said to, not only the one that fetched it.
 //! The store key is derived from the exact URL (`aauth-spin:` + its SHA-256), and the
 //! envelope repeats the URL, which must match exactly. An entry is used only while
 //! `now < expiry <= now + AAUTH_CACHE_TTL` (a lowered TTL shortens entries already

@@ -20,7 +20,9 @@ use aauth_agent::AgentServer;
 use aauth_core::httpsig::{SignOptions, sign_request};
 use aauth_core::signature_key::JwksRef;
 use aauth_core::{KeyScheme, RequestParts, Signer as _, SigningKey, UnixTime};
-use aauth_spin_host_tests::{KvBackend, Runtime, call, call_with, runtime, spin_runtime};
+use aauth_spin_host_tests::{
+    GuestClock, KvBackend, Runtime, call, call_with, runtime, spin_runtime,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use wasmtime_wasi_http::WasiBody;
@@ -96,7 +98,8 @@ async fn timed_kv(
     want: u16,
 ) -> Duration {
     let t = Instant::now();
-    let resp = call_with(rt, env, Arc::default(), Arc::clone(kv), req)
+    let clock = GuestClock::default();
+    let resp = call_with(rt, env, Arc::default(), Arc::clone(kv), &clock, req)
         .await
         .expect("call");
     let d = t.elapsed();

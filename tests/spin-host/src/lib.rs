@@ -7,15 +7,16 @@
 //! The host also provides Spin's `spin:variables/variables@3.0.0` from a map and Spin's
 //! `spin:key-value/key-value@3.0.0` from an in-memory [`KvBackend`] shared by every
 //! instance it is given to, for the component's `spin` build ([`spin_runtime`],
-//! [`call_with`]).
+//! [`call_with`]). The component's wall clock is a [`GuestClock`], which tests move forward
+//! by hand instead of sleeping.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
@@ -28,7 +29,7 @@ use wasmtime::component::{
     Accessor, Component, FutureReader, Linker, Resource, ResourceTable, StreamReader,
 };
 use wasmtime::{AsContextMut, Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{Prepared, ProxyPre};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -269,6 +270,39 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinKv {
     }
 }
 
+/// The wall clock the component reads (`wasi:clocks/wall-clock`, where its `now()` comes
+/// from): the host's, moved forward by an offset a test sets, shared by every instance it
+/// is given to. A test advances it past a cache lifetime instead of sleeping through it.
+#[derive(Clone, Debug, Default)]
+pub struct GuestClock {
+    offset_secs: Arc<AtomicU64>,
+}
+
+impl GuestClock {
+    /// Moves the clock forward by `by` (whole seconds).
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+
+    /// The time the clock shows, since the Unix epoch.
+    pub fn now(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            + Duration::from_secs(self.offset_secs.load(Ordering::SeqCst))
+    }
+}
+
+impl HostWallClock for GuestClock {
+    fn resolution(&self) -> Duration {
+        wasmtime_wasi::clocks::WallClock.resolution()
+    }
+
+    fn now(&self) -> Duration {
+        Self::now(self)
+    }
+}
+
 /// Per-store host state.
 pub struct Host {
     wasi: WasiCtx,
@@ -433,11 +467,20 @@ pub async fn call(
     env: &[(String, String)],
     req: http::Request<WasiBody>,
 ) -> Result<http::Response<Bytes>> {
-    call_with(runtime(), env, Arc::default(), Arc::default(), req).await
+    call_with(
+        runtime(),
+        env,
+        Arc::default(),
+        Arc::default(),
+        &GuestClock::default(),
+        req,
+    )
+    .await
 }
 
 /// Handles one request with `rt`'s component in a fresh instance, with `env` as its
-/// environment, `vars` as its Spin variables and `kv` behind its key-value stores.
+/// environment, `vars` as its Spin variables, `kv` behind its key-value stores and `clock`
+/// as its wall clock.
 ///
 /// # Errors
 /// Instantiation failures and guest traps.
@@ -446,10 +489,12 @@ pub async fn call_with(
     env: &[(String, String)],
     vars: Arc<Vec<(String, String)>>,
     kv: Arc<KvBackend>,
+    clock: &GuestClock,
     req: http::Request<WasiBody>,
 ) -> Result<http::Response<Bytes>> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stderr();
+    wasi.wall_clock(clock.clone());
     for (k, v) in env {
         wasi.env(k, v);
     }
@@ -491,11 +536,19 @@ pub async fn call_with(
 /// # Errors
 /// When the port cannot be bound.
 pub async fn serve(env: Vec<(String, String)>, listener: TcpListener) -> Result<SocketAddr> {
-    serve_with(runtime(), env, Vec::new(), KvBackend::new(&[]), listener).await
+    serve_with(
+        runtime(),
+        env,
+        Vec::new(),
+        KvBackend::new(&[]),
+        GuestClock::default(),
+        listener,
+    )
+    .await
 }
 
-/// Serves `rt`'s component with `env`, Spin variables `vars` and key-value backend `kv`
-/// (shared by all its instances); returns the address.
+/// Serves `rt`'s component with `env`, Spin variables `vars`, key-value backend `kv` and
+/// wall clock `clock` (both shared by all its instances); returns the address.
 ///
 /// # Errors
 /// When the port cannot be bound.
@@ -504,6 +557,7 @@ pub async fn serve_with(
     env: Vec<(String, String)>,
     vars: Vec<(String, String)>,
     kv: Arc<KvBackend>,
+    clock: GuestClock,
     listener: TcpListener,
 ) -> Result<SocketAddr> {
     let addr = listener.local_addr()?;
@@ -517,15 +571,17 @@ pub async fn serve_with(
             let env = Arc::clone(&env);
             let vars = Arc::clone(&vars);
             let kv = Arc::clone(&kv);
+            let clock = clock.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let env = Arc::clone(&env);
                     let vars = Arc::clone(&vars);
                     let kv = Arc::clone(&kv);
+                    let clock = clock.clone();
                     async move {
                         let req =
                             req.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
-                        let resp = match call_with(rt, &env, vars, kv, req).await {
+                        let resp = match call_with(rt, &env, vars, kv, &clock, req).await {
                             Ok(r) => r.map(Full::new),
                             Err(e) => {
                                 eprintln!("host error: {e:#}");

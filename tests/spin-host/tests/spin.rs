@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aauth_agent::{AgentClient, AgentRequest, AgentServer, FormConsent, Identity, Step};
+use aauth_agent::{AgentClient, AgentRequest, AgentServer, Clock, FormConsent, Identity, Step};
 use aauth_core::httpsig::{SignOptions, sign_request};
 use aauth_core::{
     AuthClaims, IssuerMetadata, KeyScheme, RequestParts, Signer, SigningKey, UnixTime,
@@ -20,7 +20,7 @@ use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
-use aauth_spin_host_tests::{KvBackend, runtime, serve, serve_with, spin_runtime};
+use aauth_spin_host_tests::{GuestClock, KvBackend, runtime, serve, serve_with, spin_runtime};
 use axum::Router;
 use axum::routing::get;
 use serde_json::Value;
@@ -53,24 +53,47 @@ fn authority(base: &str) -> String {
     base.trim_start_matches("http://").to_owned()
 }
 
-/// A running agent server (axum) with a hit counter.
+/// A running agent server (axum) with hit counters.
 struct Agent {
     id: String,
     key: Arc<SigningKey>,
     server: AgentServer,
+    /// Every request it served.
     hits: Arc<AtomicUsize>,
+    /// Its JWKS requests.
+    jwks_hits: Arc<AtomicUsize>,
 }
 
 async fn start_agent(seed: u8) -> Agent {
+    start_agent_with(seed, None).await
+}
+
+/// [`start_agent`], its JWKS answered with `Cache-Control: <jwks_cache_control>` when given
+/// (its metadata never has one).
+async fn start_agent_with(seed: u8, jwks_cache_control: Option<&'static str>) -> Agent {
     let (l, id) = bind().await;
     let key = Arc::new(SigningKey::from_seed(&[seed; 32]).with_kid("key-1"));
     let server = AgentServer::new(&id, Arc::clone(&key));
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&hits);
+    let jwks_hits = Arc::new(AtomicUsize::new(0));
+    let (counter, jwks_counter) = (Arc::clone(&hits), Arc::clone(&jwks_hits));
     let router = server.router().layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             counter.fetch_add(1, Ordering::SeqCst);
-            async move { next.run(req).await }
+            let jwks = req.uri().path() == "/jwks.json";
+            if jwks {
+                jwks_counter.fetch_add(1, Ordering::SeqCst);
+            }
+            async move {
+                let mut resp = next.run(req).await;
+                if let Some(cc) = jwks_cache_control.filter(|_| jwks) {
+                    resp.headers_mut().insert(
+                        axum::http::header::CACHE_CONTROL,
+                        axum::http::HeaderValue::from_static(cc),
+                    );
+                }
+                resp
+            }
         },
     ));
     tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
@@ -79,6 +102,7 @@ async fn start_agent(seed: u8) -> Agent {
         key,
         server,
         hits,
+        jwks_hits,
     }
 }
 
@@ -139,7 +163,16 @@ async fn start_resource(extra: &[(&str, &str)], auth_servers: &str, allow: &[&st
 }
 
 fn client(agent: &Agent) -> AgentClient {
+    client_at(agent, &GuestClock::default())
+}
+
+/// [`client`], signing at the time `clock` shows (the component's, when it is moved).
+fn client_at(agent: &Agent, clock: &GuestClock) -> AgentClient {
+    let clock = clock.clone();
     AgentClient::builder(Arc::clone(&agent.key), Identity::agent_server(&agent.id))
+        .clock(Clock::from_fn(move || {
+            UnixTime::from_secs(clock.now().as_secs())
+        }))
         .build()
         .unwrap()
 }
@@ -777,9 +810,16 @@ async fn spin_variables_build_reads_spin_variables() {
         "AAUTH_RESOURCE_KEY_ID".to_owned(),
         "key-from-env".to_owned(),
     )];
-    serve_with(rt, env, vars, KvBackend::new(&["default"]), l)
-        .await
-        .unwrap();
+    serve_with(
+        rt,
+        env,
+        vars,
+        KvBackend::new(&["default"]),
+        GuestClock::default(),
+        l,
+    )
+    .await
+    .unwrap();
 
     let meta: Value = reqwest::get(format!("{resource}/.well-known/aauth-resource"))
         .await
@@ -813,8 +853,9 @@ async fn spin_variables_build_reads_spin_variables() {
 // ---- the key-value cache of the `spin` build ---------------------------------------------
 
 /// Starts the `spin` build configured through the environment only (every Spin variable
-/// undefined), with `kv` behind its key-value stores; returns its base URL.
-async fn start_spin_resource(agent: &Agent, kv: Arc<KvBackend>) -> String {
+/// undefined), with `kv` behind its key-value stores and `clock` as its wall clock;
+/// returns its base URL.
+async fn start_spin_resource(agent: &Agent, kv: Arc<KvBackend>, clock: GuestClock) -> String {
     let rt = tokio::task::block_in_place(spin_runtime);
     let (l, id) = bind().await;
     let env = [
@@ -827,15 +868,20 @@ async fn start_spin_resource(agent: &Agent, kv: Arc<KvBackend>) -> String {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    serve_with(rt, env, Vec::new(), kv, l).await.unwrap();
+    serve_with(rt, env, Vec::new(), kv, clock, l).await.unwrap();
     id
 }
 
 /// One `jwks`-scheme request (the agent's metadata and JWKS are needed) to `/data-jwks`.
 async fn jwks_request(agent: &Agent, resource: &str) -> (u16, Value) {
+    jwks_request_at(agent, resource, &GuestClock::default()).await
+}
+
+/// [`jwks_request`] signed at the time `clock` shows.
+async fn jwks_request_at(agent: &Agent, resource: &str, clock: &GuestClock) -> (u16, Value) {
     get_json(
         "jwks request",
-        &client(agent),
+        &client_at(agent, clock),
         &format!("{resource}/data-jwks"),
     )
     .await
@@ -876,7 +922,7 @@ async fn spin_kv_caches_keys_across_instances() {
     init_tls();
     let agent = start_agent(15).await;
     let kv = KvBackend::new(&["default"]);
-    let resource = start_spin_resource(&agent, Arc::clone(&kv)).await;
+    let resource = start_spin_resource(&agent, Arc::clone(&kv), GuestClock::default()).await;
     let fetches = || agent.hits.load(Ordering::SeqCst);
 
     // First request: metadata + JWKS fetched, both stored.
@@ -948,7 +994,7 @@ async fn spin_build_without_a_store_still_serves() {
     init_tls();
     let agent = start_agent(16).await;
     let kv = KvBackend::new(&[]);
-    let resource = start_spin_resource(&agent, Arc::clone(&kv)).await;
+    let resource = start_spin_resource(&agent, Arc::clone(&kv), GuestClock::default()).await;
     for round in 1..=2 {
         let (s, v) = jwks_request(&agent, &resource).await;
         assert_eq!(s, 200, "{v}");
@@ -958,4 +1004,58 @@ async fn spin_build_without_a_store_still_serves() {
     assert!(kv.refused.load(Ordering::SeqCst) >= 2);
     assert_eq!(kv.opens.load(Ordering::SeqCst), 0);
     assert!(kv.entries("default").is_empty());
+}
+
+/// A JWKS served with `Cache-Control: max-age=90`, below `AAUTH_CACHE_TTL` (300 s), is kept
+/// for 90 s only: once that has passed, the next instance finds its key-value entry expired
+/// and fetches it again, while the agent's metadata, served without `Cache-Control`, stays
+/// cached for the whole TTL. Time is stepped by hand, nothing sleeps: the component's wall
+/// clock is moved forward, and the agent's with it (it signs `created`, which the component
+/// checks against its own clock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_kv_honours_cache_control_max_age() {
+    init_tls();
+    let agent = start_agent_with(17, Some("public, max-age=90")).await;
+    let kv = KvBackend::new(&["default"]);
+    let clock = GuestClock::default();
+    let resource = start_spin_resource(&agent, Arc::clone(&kv), clock.clone()).await;
+    // (every fetch, JWKS fetches)
+    let fetches = || {
+        (
+            agent.hits.load(Ordering::SeqCst),
+            agent.jwks_hits.load(Ordering::SeqCst),
+        )
+    };
+
+    let (s, v) = jwks_request_at(&agent, &resource, &clock).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), (2, 1), "metadata and JWKS fetched");
+    // The stored expiries: the JWKS's max-age, the metadata's TTL.
+    let now = clock.now().as_secs();
+    let mut left: Vec<u64> = kv
+        .entries("default")
+        .iter()
+        .map(|(_, value)| expiry(value).saturating_sub(now))
+        .collect();
+    left.sort_unstable();
+    assert!(
+        matches!(left[..], [80..=90, 290..=300]),
+        "seconds left: {left:?}"
+    );
+
+    // 80 s later both are still fresh: nothing fetched.
+    clock.advance(Duration::from_secs(80));
+    let (s, v) = jwks_request_at(&agent, &resource, &clock).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetches(), (2, 1), "within the max-age nothing is fetched");
+
+    // 100 s after the fetch: the JWKS's max-age has passed, the metadata's TTL has not.
+    clock.advance(Duration::from_secs(20));
+    let (s, v) = jwks_request_at(&agent, &resource, &clock).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        fetches(),
+        (3, 2),
+        "the JWKS is fetched again after its max-age, the metadata is not"
+    );
 }
