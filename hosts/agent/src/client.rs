@@ -1044,6 +1044,20 @@ impl AgentClient {
             None => host.to_owned(),
         };
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        // Digest L§10.5: clients SHOULD send a `Nonce` on non-idempotent requests; the core
+        // then covers it, and a resource that keeps a replay cache refuses a replay.
+        let nonce = if wants_nonce(method)
+            && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("nonce"))
+        {
+            Some(crate::keys::request_nonce().map_err(AgentError::Randomness)?)
+        } else {
+            None
+        };
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .cloned()
+            .chain(nonce.map(|n| ("nonce".to_owned(), n)))
+            .collect();
         let parts_headers: Vec<(&str, &[u8])> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_bytes()))
@@ -1060,7 +1074,7 @@ impl AgentClient {
             &SignOptions::new(self.now()),
         )?;
         let mut builder = self.inner.http.request(method.clone(), url.clone());
-        for (n, v) in headers {
+        for (n, v) in &headers {
             let name = HeaderName::from_bytes(n.as_bytes())
                 .map_err(|_| AgentError::Config("header name"))?;
             let value = HeaderValue::from_str(v).map_err(|_| AgentError::Config("header value"))?;
@@ -1113,6 +1127,14 @@ impl AgentClient {
             source,
         })
     }
+}
+
+/// The methods a client SHOULD send a `Nonce` on (digest L§10.5).
+fn wants_nonce(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::DELETE | Method::PATCH
+    )
 }
 
 fn last_hop(trace: &mut Option<Trace>) -> Option<&mut Hop> {

@@ -67,6 +67,9 @@ pub enum AgentError {
         /// The `error_description`, if any.
         error_description: Option<String>,
     },
+    /// The operating system's random number generator failed (a request `Nonce` could not
+    /// be drawn).
+    Randomness(getrandom::Error),
     /// The core refused to build the `Signature-Key` header.
     SignatureKey(SignatureKeyError),
     /// The core refused to sign the request.
@@ -158,6 +161,7 @@ impl fmt::Display for AgentError {
                     None => Ok(()),
                 }
             }
+            Self::Randomness(e) => write!(f, "no OS randomness for the request nonce: {e}"),
             Self::SignatureKey(e) => write!(f, "cannot build Signature-Key: {e}"),
             Self::Signing(e) => write!(f, "cannot sign request: {e}"),
             Self::Token(e) => write!(f, "cannot mint agent token: {e}"),
@@ -177,6 +181,7 @@ impl std::error::Error for AgentError {
             Self::InvalidChallenge {
                 source: Some(e), ..
             } => Some(e),
+            Self::Randomness(e) => Some(e),
             Self::SignatureKey(e) => Some(e),
             Self::Signing(e) => Some(e),
             Self::Token(e) => Some(e),

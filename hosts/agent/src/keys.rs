@@ -21,3 +21,12 @@ pub(crate) fn random_token() -> Result<String, getrandom::Error> {
     getrandom::fill(&mut bytes)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
+
+/// A request `Nonce` (digest L§10.5: base64url, no padding, at least 96 bits): 128 random
+/// bits, so a resource's replay cache can refuse a captured request replayed inside the
+/// `created` window.
+pub(crate) fn request_nonce() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -39,6 +39,8 @@ struct Mock {
     verified: AtomicU64,
     /// Refuse this many upcoming auth tokens regardless of `exp` (a revoked token).
     revoke: AtomicU64,
+    /// Each verified request's method and `Nonce` header.
+    nonces: Mutex<Vec<(String, Option<String>)>>,
 }
 
 type Shared = Arc<Mock>;
@@ -76,6 +78,12 @@ impl Mock {
         signed
             .verify(&parts, &self.agent_key, &policy)
             .expect("signature verifies with the agent key");
+        let nonce = headers.get("nonce").map(|v| v.to_str().unwrap().to_owned());
+        if nonce.is_some() {
+            let input = headers["signature-input"].to_str().unwrap();
+            assert!(input.contains("\"nonce\" \"signature-key\""), "{input}");
+        }
+        self.nonces.lock().unwrap().push((method.to_owned(), nonce));
         self.verified.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -235,6 +243,7 @@ impl Harness {
             requests: Mutex::default(),
             verified: AtomicU64::new(0),
             revoke: AtomicU64::new(0),
+            nonces: Mutex::default(),
         });
         let app = Router::new()
             .route("/data", get(resource))
@@ -493,6 +502,41 @@ async fn identity_challenge_with_pseudonymous_client() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+/// Digest L§10.5: a `Nonce` (>= 96 bits, base64url) on every POST, fresh each time and
+/// covered by the signature; none on GET.
+#[tokio::test]
+async fn posts_carry_a_fresh_covered_nonce() {
+    let h = Harness::start(Config {
+        refresh: true,
+        ttl: 300,
+        ..Config::default()
+    })
+    .await;
+    let client = h.client().build().unwrap();
+    let send = || client.send(AgentRequest::get(&h.url("/data")).unwrap());
+    assert_eq!(send().await.unwrap().status(), 200);
+    h.now.fetch_add(250, Ordering::SeqCst); // refresh first
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!((h.mock.count("auth"), h.mock.count("refresh")), (1, 1));
+    let seen = h.mock.nonces.lock().unwrap().clone();
+    let mut posted = Vec::new();
+    for (method, nonce) in &seen {
+        match method.as_str() {
+            "POST" => posted.push(nonce.clone().expect("a POST carries a Nonce")),
+            _ => assert_eq!(nonce, &None, "{method} carries no Nonce"),
+        }
+    }
+    assert_eq!(posted.len(), 2, "{seen:?}");
+    for n in &posted {
+        assert_eq!(n.len(), 22, "128 bits, base64url without padding: {n}");
+        assert!(
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+    }
+    assert_ne!(posted[0], posted[1]);
 }
 
 #[tokio::test]
