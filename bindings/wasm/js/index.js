@@ -62,6 +62,14 @@ function bodyBytes(body) {
   throw new AAuthError('invalid_request', 'body must be a string, Uint8Array, ArrayBuffer or URLSearchParams');
 }
 
+const NONCE_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
+
+/** 128 random bits, base64url without padding (a request `Nonce`). */
+function requestNonce() {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function headerPairs(headers) {
   if (!headers) return [];
   if (typeof Headers !== 'undefined' && headers instanceof Headers) return [...headers.entries()];
@@ -284,7 +292,13 @@ export function createAAuthFetch(opts) {
   async function send(url, init, scheme) {
     const headers = headerPairs(init.headers);
     const body = init.body;
-    const req = { method: init.method ?? 'GET', url, headers, body };
+    const method = (init.method ?? 'GET').toUpperCase();
+    // Digest L§10.5: a client SHOULD send a Nonce (>= 96 bits, base64url) on non-idempotent
+    // requests; the signature then covers it and a resource's replay cache refuses a replay.
+    if (NONCE_METHODS.has(method) && !headers.some(([n]) => n.toLowerCase() === 'nonce')) {
+      headers.push(['nonce', requestNonce()]);
+    }
+    const req = { method, url, headers, body };
     const added = signRequest(req, { key, now: now(), ...scheme });
     const h = new Headers(headers);
     for (const [n, v] of Object.entries(added)) h.set(n, v);

@@ -66,6 +66,27 @@ test('autonomous: challenge -> token request -> retry with the auth token, then 
   assert.deepEqual(calls, ['GET /data'], 'the cached token is reused');
 });
 
+test('POSTs carry a fresh 128-bit Nonce the signature covers; GETs none (digest L§10.5)', async () => {
+  const seen = [];
+  const capturing = (url, init) => {
+    const h = new Headers(init?.headers);
+    seen.push({ method: init?.method ?? 'GET', nonce: h.get('nonce'), input: h.get('signature-input') });
+    return fetch(url, init);
+  };
+  for (let i = 0; i < 2; i++) {
+    const f = aauth.createAAuthFetch({ key, agentId: urls.agent, fetch: capturing });
+    assert.equal((await f(`${urls.resource}/data`)).status, 200);
+  }
+  const posts = seen.filter((s) => s.method === 'POST');
+  assert.equal(posts.length, 2, JSON.stringify(seen));
+  for (const p of posts) {
+    assert.match(p.nonce, /^[A-Za-z0-9_-]{22}$/);
+    assert.match(p.input, /"nonce" "signature-key"\)/);
+  }
+  assert.notEqual(posts[0].nonce, posts[1].nonce);
+  for (const g of seen.filter((s) => s.method === 'GET')) assert.equal(g.nonce, null);
+});
+
 test('a node resource verifies a request signed by the agent (jwks via live metadata)', async () => {
   const req = { method: 'GET', url: 'http://resource.test/x' };
   const added = aauth.signRequest(req, { key, scheme: 'jwks', id: urls.agent, kid: 'key-1' });
