@@ -58,6 +58,16 @@ export interface VerifyOptions {
   /** Returns the JWK Set (or JWK) for a key request; default: fetch metadata then jwks_uri. */
   resolveKey?: (req: KeyRequest) => Promise<JwkSet | Jwk>;
   fetch?: typeof fetch;
+  /** Refuse a replayed `Nonce` on POST/PUT/DELETE/PATCH (keep one per resource). */
+  replayCache?: ReplayCache;
+}
+
+/** Accepted `Nonce` values, bounded (default capacity 100 000). */
+export class ReplayCache {
+  constructor(capacity?: number);
+  /** How many nonces are remembered. */
+  readonly size: number;
+  free(): void;
 }
 
 export interface VerifiedRequest {

@@ -197,8 +197,16 @@ export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetc
 }
 
 /**
+ * The `Nonce` values a JS resource has accepted (digest L§10.5), bounded: pass one to
+ * `verifyRequest` as `replayCache`. `new ReplayCache(capacity = 100000)`; `.size`.
+ */
+export const ReplayCache = wasm.ReplayCache;
+
+/**
  * Verifies a signed request (for resources written in JS).
- * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?}`.
+ * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?,
+ * replayCache?}`. With a `replayCache`, a `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted
+ * once per authority and key within the `created` window; a replay is `invalid_signature`.
  * Returns `{scheme, agent, agentDelegate, thumbprint, jwk, label, created, claims}`.
  */
 export async function verifyRequest(req, opts) {
@@ -208,7 +216,10 @@ export async function verifyRequest(req, opts) {
     const resolve = opts.resolveKey ?? ((k) => fetchKeySet(k, { fetch: opts.fetch }));
     key = JSON.stringify(await resolve(kr));
   }
-  const out = call(wasm.verifyRequest, JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts), key);
+  const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts), key];
+  const out = opts.replayCache
+    ? call(wasm.verifyRequestReplay, opts.replayCache, ...args)
+    : call(wasm.verifyRequest, ...args);
   return JSON.parse(out);
 }
 

@@ -1,10 +1,12 @@
 //! The binding logic, free of wasm-bindgen types so it runs (and is tested) natively.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use aauth_core::agent_auth::AgentAuth;
 use aauth_core::httpsig::{self, SignOptions, VerifyPolicy};
 use aauth_core::jws::UnverifiedJws;
+use aauth_core::replay::{self, ReplayCache, ReplayScope};
 use aauth_core::signature_key::{JwksRef, KeyScheme};
 use aauth_core::verify::{self, Identity, KeyPurpose, KeySource, ResolvedKey, TokenPolicy};
 use aauth_core::{
@@ -336,11 +338,14 @@ fn resolve(key: &str, kid: Option<&str>) -> Result<ResolvedKey> {
     }
 }
 
+/// `replay`: when given, a `Nonce` on an unsafe method is checked against and recorded
+/// in it once the request verified (digest L§10.5; the same rule as aauth-tower's).
 pub(crate) fn verify_request(
     req: &str,
     body: Option<&[u8]>,
     opts: &str,
     key: Option<&str>,
+    replay: Option<&RefCell<ReplayCache>>,
 ) -> Result<String> {
     let req: Req = parse("request", req)?;
     let o: VerifyOpts = parse("options", opts)?;
@@ -354,6 +359,27 @@ pub(crate) fn verify_request(
         let v = pending
             .finish(&p, resolved.as_ref(), policy, tokens, now)
             .map_err(|e| Error::protocol(&e))?;
+        if let Some(cache) = replay {
+            let nonces = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("nonce"))
+                .map(|(_, v)| *v);
+            let claim = replay::nonce_claim(
+                &req.method,
+                nonces,
+                &req.authority,
+                &v,
+                policy.window,
+                ReplayScope::Unsafe,
+            )
+            .map_err(|e| Error::protocol(&e))?;
+            if let Some(c) = claim {
+                cache
+                    .borrow_mut()
+                    .check_and_insert(c, o.now)
+                    .map_err(|e| Error::protocol(&e))?;
+            }
+        }
         let (scheme, claims) = match v.identity() {
             Identity::Pseudonymous => ("hwk", Value::Null),
             Identity::Agent { .. } => ("jwks", Value::Null),
@@ -505,11 +531,53 @@ mod tests {
         let r = r.to_string();
         let vo = r#"{"now":1001,"audience":"http://127.0.0.1:1"}"#;
         assert_eq!(verify_key_request(&r, Some(b"hi"), vo)?, None);
-        let out: Value = serde_json::from_str(&verify_request(&r, Some(b"hi"), vo, None)?)
+        let out: Value = serde_json::from_str(&verify_request(&r, Some(b"hi"), vo, None, None)?)
             .map_err(|e| Error::invalid(e.to_string()))?;
         assert_eq!(out["scheme"], "hwk");
-        let bad = verify_request(&r, Some(b"ho"), vo, None);
+        let bad = verify_request(&r, Some(b"ho"), vo, None, None);
         assert_eq!(bad.map_err(|e| e.code), Err("invalid_signature"));
+        Ok(())
+    }
+
+    /// A signed POST with `headers` (and the signature headers added), as JSON.
+    fn signed_post(headers: &str, created: u64) -> Result<String> {
+        let key = generate_key(Some(&[7; 32]), None)?;
+        let req = format!(
+            r#"{{"method":"POST","scheme":"http","authority":"127.0.0.1:1","target":"/x","headers":{headers}}}"#
+        );
+        let opts = format!(r#"{{"key":{key},"scheme":"hwk","created":{created}}}"#);
+        let added: Vec<(String, String)> =
+            serde_json::from_str(&sign_request(&req, Some(b"hi"), &opts)?)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut r: Value = serde_json::from_str(&req).map_err(|e| Error::invalid(e.to_string()))?;
+        if let Some(h) = r["headers"].as_array_mut() {
+            for (n, v) in added {
+                h.push(json!([n, v]));
+            }
+        }
+        Ok(r.to_string())
+    }
+
+    #[test]
+    fn a_replayed_nonce_is_refused_with_a_cache_and_only_then() -> Result<()> {
+        let with_nonce = signed_post(
+            r#"[["content-type","text/plain"],["nonce","Y3VyaW91c2x5Y3VyaW91cw"]]"#,
+            1000,
+        )?;
+        let vo = r#"{"now":1001,"audience":"http://127.0.0.1:1"}"#;
+        let cache = RefCell::new(ReplayCache::new(16));
+        let once = verify_request(&with_nonce, Some(b"hi"), vo, None, Some(&cache));
+        assert!(once.is_ok(), "{once:?}");
+        let again = verify_request(&with_nonce, Some(b"hi"), vo, None, Some(&cache));
+        assert_eq!(again.map_err(|e| e.code), Err("invalid_signature"));
+        // Without a cache nothing is remembered (the caller opted out).
+        assert!(verify_request(&with_nonce, Some(b"hi"), vo, None, None).is_ok());
+        assert_eq!(cache.borrow().len(), 1);
+        // A POST without a Nonce is not remembered.
+        let plain = signed_post(r#"[["content-type","text/plain"]]"#, 1000)?;
+        assert!(verify_request(&plain, Some(b"hi"), vo, None, Some(&cache)).is_ok());
+        assert!(verify_request(&plain, Some(b"hi"), vo, None, Some(&cache)).is_ok());
+        assert_eq!(cache.borrow().len(), 1);
         Ok(())
     }
 
@@ -563,7 +631,7 @@ mod tests {
             sign_request(req, Some(body), &opts).map(drop)
         })?;
         time("verifyRequest (hwk, body)", 1000, &mut || {
-            verify_request(&signed, Some(body), vo, None).map(drop)
+            verify_request(&signed, Some(body), vo, None, None).map(drop)
         })?;
         time("parseAgentAuth", 10000, &mut || {
             parse_agent_auth(r#"httpsig; auth-token; resource_token="eyJ.x.y"; auth_server="https://auth.example""#).map(drop)

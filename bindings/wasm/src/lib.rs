@@ -112,7 +112,60 @@ pub fn verify_request(
     opts: &str,
     key: Option<String>,
 ) -> Result<String, JsValue> {
-    api::verify_request(req, body.as_deref(), opts, key.as_deref()).map_err(js)
+    api::verify_request(req, body.as_deref(), opts, key.as_deref(), None).map_err(js)
+}
+
+/// [`verify_request`], then the `Nonce` replay check against `cache` (digest L§10.5: a
+/// `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted once per authority and key within
+/// the `created` window).
+///
+/// # Errors
+/// The protocol error of the first failed check; a replay is `invalid_signature`.
+#[wasm_bindgen(js_name = verifyRequestReplay)]
+pub fn verify_request_replay(
+    cache: &ReplayCache,
+    req: &str,
+    body: Option<Vec<u8>>,
+    opts: &str,
+    key: Option<String>,
+) -> Result<String, JsValue> {
+    api::verify_request(
+        req,
+        body.as_deref(),
+        opts,
+        key.as_deref(),
+        Some(&cache.inner),
+    )
+    .map_err(js)
+}
+
+/// The nonces a JS resource has accepted, bounded (the core's
+/// [`aauth_core::replay::ReplayCache`]: when full it refuses signatures as old as the
+/// nonces it had to forget, never accepts a replay).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ReplayCache {
+    inner: std::cell::RefCell<aauth_core::replay::ReplayCache>,
+}
+
+#[wasm_bindgen]
+impl ReplayCache {
+    /// A cache of at most `capacity` nonces (default 100 000).
+    #[wasm_bindgen(constructor)]
+    pub fn new(capacity: Option<u32>) -> Self {
+        let capacity = capacity.map_or(aauth_core::replay::DEFAULT_REPLAY_CAPACITY, |c| {
+            usize::try_from(c).unwrap_or(usize::MAX)
+        });
+        Self {
+            inner: std::cell::RefCell::new(aauth_core::replay::ReplayCache::new(capacity)),
+        }
+    }
+
+    /// How many nonces are remembered.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> u32 {
+        u32::try_from(self.inner.borrow().len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// Parses an `Agent-Auth` challenge into JSON.

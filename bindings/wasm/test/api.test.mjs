@@ -53,6 +53,27 @@ test('sign with hwk, verify, and tamper', async () => {
   await assert.rejects(aauth.verifyRequest(req, { audience: 'x', now: 1001 }), { code: 'invalid_signature' });
 });
 
+test('a ReplayCache refuses a replayed Nonce on POST, only when given (digest L§10.5)', async () => {
+  const key = aauth.generateKey();
+  const req = {
+    method: 'POST', url: 'http://127.0.0.1:9/x',
+    headers: { 'content-type': 'text/plain', nonce: 'Y3VyaW91c2x5Y3VyaW91cw' }, body: 'hi',
+  };
+  const signed = { ...req, headers: { ...req.headers, ...aauth.signRequest(req, { key, scheme: 'hwk', now: 1000 }) } };
+  const opts = { audience: 'http://127.0.0.1:9', now: 1001 };
+  const replayCache = new aauth.ReplayCache(8);
+  await aauth.verifyRequest(signed, { ...opts, replayCache });
+  assert.equal(replayCache.size, 1);
+  await assert.rejects(aauth.verifyRequest(signed, { ...opts, replayCache }), { code: 'invalid_signature', message: /replayed/ });
+  // Another cache (another resource) has not seen it; no cache means no check.
+  await aauth.verifyRequest(signed, { ...opts, replayCache: new aauth.ReplayCache() });
+  await aauth.verifyRequest(signed, opts);
+  // A malformed Nonce is refused once a cache checks it.
+  const shortReq = { ...req, headers: { ...req.headers, nonce: 'short' } };
+  const short = { ...shortReq, headers: { ...shortReq.headers, ...aauth.signRequest(shortReq, { key, scheme: 'hwk', now: 1000 }) } };
+  await assert.rejects(aauth.verifyRequest(short, { ...opts, replayCache }), { code: 'invalid_request' });
+});
+
 test('Agent-Auth challenges round-trip', () => {
   const v = aauth.buildAgentAuth({ authToken: true, resourceToken: 'eyJ.x.y', authServer: 'https://auth.example' });
   assert.equal(v, 'httpsig; auth-token; resource_token="eyJ.x.y"; auth_server="https://auth.example"');

@@ -6,8 +6,9 @@
 //! (canonical authority, public key identifier, nonce) within the `created` window".
 //!
 //! This module decides, from a request that has already been verified, whether and under
-//! which key it must be remembered: [`nonce_claim`]. The cache itself (memory, bounds,
-//! eviction) is host state; see `aauth_tower`'s replay store. Nothing here reads the clock.
+//! which key it must be remembered: [`nonce_claim`]; and remembers accepted nonces, bounded,
+//! in a [`ReplayCache`] a host owns (behind its own lock or cell) and hands `now` to. Nothing
+//! here reads the clock.
 //!
 //! ```
 //! use aauth_core::replay::{NonceClaim, ReplayScope, parse_nonce};
@@ -28,6 +29,10 @@ use core::fmt;
 
 use crate::error::{ErrorCode, ProtocolError};
 use crate::verify::VerifiedRequest;
+
+mod cache;
+
+pub use cache::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 
 /// The fewest base64url characters that carry 96 bits (L§10.5: "at least 96 bits").
 pub const MIN_NONCE_CHARS: usize = 16;
