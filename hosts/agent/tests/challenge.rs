@@ -257,6 +257,16 @@ impl Harness {
         Self { mock, now, key }
     }
 
+    /// Tokens of 300 s with a refresh token.
+    async fn refreshing() -> Self {
+        Self::start(Config {
+            refresh: true,
+            ttl: 300,
+            ..Config::default()
+        })
+        .await
+    }
+
     fn clock(&self) -> Clock {
         let now = Arc::clone(&self.now);
         Clock::from_fn(move || UnixTime::from_secs(now.load(Ordering::SeqCst)))
@@ -508,12 +518,7 @@ async fn identity_challenge_with_pseudonymous_client() {
 /// covered by the signature; none on GET.
 #[tokio::test]
 async fn posts_carry_a_fresh_covered_nonce() {
-    let h = Harness::start(Config {
-        refresh: true,
-        ttl: 300,
-        ..Config::default()
-    })
-    .await;
+    let h = Harness::refreshing().await;
     let client = h.client().build().unwrap();
     let send = || client.send(AgentRequest::get(&h.url("/data")).unwrap());
     assert_eq!(send().await.unwrap().status(), 200);
@@ -541,12 +546,7 @@ async fn posts_carry_a_fresh_covered_nonce() {
 
 #[tokio::test]
 async fn refresh_shortly_before_exp() {
-    let h = Harness::start(Config {
-        refresh: true,
-        ttl: 300,
-        ..Config::default()
-    })
-    .await;
+    let h = Harness::refreshing().await;
     let client = h.client().build().unwrap();
     let send = || client.send(AgentRequest::get(&h.url("/data")).unwrap());
     assert_eq!(send().await.unwrap().status(), 200);

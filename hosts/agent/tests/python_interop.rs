@@ -5,7 +5,7 @@
 //! Needs `python3` with `venv`/`pip` (the harness `setup.sh` installs the reference into
 //! `~/.cache/aauth-python-peers`). Set `AAUTH_SKIP_PYTHON=1` to skip; otherwise it runs
 //! and fails when the peers cannot be started. `AAUTH_PYTHON_REF` overrides the harness
-//! directory (default `/work/shared/interop/python-ref`).
+//! directory (default `../shared/interop/python-ref` next to the checkout).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,9 +27,15 @@ struct Peers {
 
 impl Peers {
     fn start() -> Self {
-        let dir = PathBuf::from(
-            std::env::var("AAUTH_PYTHON_REF")
-                .unwrap_or_else(|_| "/work/shared/interop/python-ref".to_owned()),
+        // Next to the checkout, as in every other interop test (not a machine path).
+        let dir = std::env::var_os("AAUTH_PYTHON_REF").map_or_else(
+            || {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../../shared/interop/python-ref"
+                ))
+            },
+            PathBuf::from,
         );
         let setup = Command::new("bash")
             .arg(dir.join("setup.sh"))
