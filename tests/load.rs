@@ -130,6 +130,27 @@ async fn resource_and_issuer_under_load_make_no_errors() {
     .expect("load test timed out");
 }
 
+/// Sends `FLOOD` requests to `path`, the i-th signed with the agent key under the
+/// `Signature-Key` `sk(env, i)`, and asserts every one is refused with 401 `code`.
+async fn flood_refused<S>(e: &Arc<Env>, path: &'static str, code: &'static str, sk: S)
+where
+    S: Fn(&Env, usize) -> String + Send + Sync + 'static,
+{
+    let (env, sk) = (e.clone(), Arc::new(sk));
+    let failures = drive(FLOOD, move |i| {
+        let (e, sk) = (env.clone(), sk.clone());
+        async move {
+            let (s, v) = e.get(path, &sk(&e, i), &e.agent_key).await;
+            s == 401 && v["error"] == code
+        }
+    })
+    .await;
+    assert_eq!(
+        failures, 0,
+        "{path}: {failures} of {FLOOD} not refused with {code}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_of_bogus_identities_stay_bounded() {
     bounded(async {
@@ -140,18 +161,11 @@ async fn floods_of_bogus_identities_stay_bounded() {
         let warm = e.resource_cfg.fetcher().stats();
 
         // Distinct bogus kids of the real agent: one refetch of its JWKS within the minute.
-        let env = e.clone();
-        let failures = drive(FLOOD, move |i| {
-            let e = env.clone();
-            async move {
-                let sk = e.jwks_key().replace("key-1", &format!("bogus-{i}"));
-                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
-                // The signer's key cannot be obtained: `invalid_signature`, not a 5xx.
-                s == 401 && v["error"] == "invalid_signature"
-            }
+        // The signer's key cannot be obtained: `invalid_signature`, not a 5xx.
+        flood_refused(&e, "/sig", "invalid_signature", |e, i| {
+            e.jwks_key().replace("key-1", &format!("bogus-{i}"))
         })
         .await;
-        assert_eq!(failures, 0);
         let s = e.resource_cfg.fetcher().stats();
         assert!(s.jwks_fetches - warm.jwks_fetches <= 1, "{warm:?} → {s:?}");
         assert_eq!(s.metadata_fetches, warm.metadata_fetches, "{s:?}");
@@ -164,17 +178,10 @@ async fn floods_of_bogus_identities_stay_bounded() {
         let bogus_agent = |id: &str| {
             format!(r#"sig1=(scheme=jwks id="http://127.0.0.1:9/{id}" kid="k" well-known="aauth-agent")"#)
         };
-        let env = e.clone();
-        let failures = drive(FLOOD, move |i| {
-            let e = env.clone();
-            async move {
-                let sk = bogus_agent(&format!("repeated-{}", i % REPEATED_IDS));
-                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
-                s == 401 && v["error"] == "invalid_signature"
-            }
+        flood_refused(&e, "/sig", "invalid_signature", move |_, i| {
+            bogus_agent(&format!("repeated-{}", i % REPEATED_IDS))
         })
         .await;
-        assert_eq!(failures, 0);
         let r = e.resource_cfg.fetcher().stats();
         assert_eq!(
             r.metadata_fetches - s.metadata_fetches,
@@ -185,42 +192,28 @@ async fn floods_of_bogus_identities_stay_bounded() {
 
         // Distinct bogus agent ids, more than the cache holds: the cache stays within its
         // 64 entries, and each id costs one fetch at most.
-        let env = e.clone();
-        let failures = drive(FLOOD, move |i| {
-            let e = env.clone();
-            async move {
-                let sk = bogus_agent(&format!("agent-{i}"));
-                let (s, v) = e.get("/sig", &sk, &e.agent_key).await;
-                s == 401 && v["error"] == "invalid_signature"
-            }
+        flood_refused(&e, "/sig", "invalid_signature", move |_, i| {
+            bogus_agent(&format!("agent-{i}"))
         })
         .await;
-        assert_eq!(failures, 0);
         let t = e.resource_cfg.fetcher().stats();
         assert!(t.metadata_fetches - r.metadata_fetches <= FLOOD as u64, "{t:?}");
         assert!(e.resource_cfg.fetcher().len() <= 64, "{t:?}");
 
         // Auth tokens from distinct untrusted issuers: refused before any fetch.
-        let env = e.clone();
-        let failures = drive(FLOOD, move |i| {
-            let e = env.clone();
-            async move {
-                let forged = AuthClaims::new(
-                    format!("http://127.0.0.1:9/issuer-{i}"),
-                    e.resource.as_str(),
-                    e.agent_key.public_jwk(),
-                    UnixTime::from_secs(e.now() + 300),
-                )
-                .with_agent(&e.agent_id)
-                .sign(&SigningKey::from_seed(&[4; 32]).with_kid("k"))
-                .unwrap();
-                let sk = KeyScheme::Jwt { jwt: forged }.to_header("sig1").unwrap();
-                let (s, v) = e.get("/auth", &sk, &e.agent_key).await;
-                s == 401 && v["error"] == "invalid_auth_token"
-            }
+        flood_refused(&e, "/auth", "invalid_auth_token", |e, i| {
+            let forged = AuthClaims::new(
+                format!("http://127.0.0.1:9/issuer-{i}"),
+                e.resource.as_str(),
+                e.agent_key.public_jwk(),
+                UnixTime::from_secs(e.now() + 300),
+            )
+            .with_agent(&e.agent_id)
+            .sign(&SigningKey::from_seed(&[4; 32]).with_kid("k"))
+            .unwrap();
+            KeyScheme::Jwt { jwt: forged }.to_header("sig1").unwrap()
         })
         .await;
-        assert_eq!(failures, 0);
         let u = e.resource_cfg.fetcher().stats();
         assert_eq!(
             (u.jwks_fetches, u.metadata_fetches),

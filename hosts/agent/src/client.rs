@@ -1,5 +1,6 @@
 //! The signing client and its challenge handling (digest §2.2, §2.8).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -1053,11 +1054,15 @@ impl AgentClient {
         } else {
             None
         };
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .cloned()
-            .chain(nonce.map(|n| ("nonce".to_owned(), n)))
-            .collect();
+        // Copied only when a nonce is added; every other request signs the caller's slice.
+        let headers: Cow<'_, [(String, String)]> = match nonce {
+            Some(n) => {
+                let mut owned = headers.to_vec();
+                owned.push(("nonce".to_owned(), n));
+                Cow::Owned(owned)
+            }
+            None => Cow::Borrowed(headers),
+        };
         let parts_headers: Vec<(&str, &[u8])> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_bytes()))
@@ -1074,7 +1079,7 @@ impl AgentClient {
             &SignOptions::new(self.now()),
         )?;
         let mut builder = self.inner.http.request(method.clone(), url.clone());
-        for (n, v) in &headers {
+        for (n, v) in headers.iter() {
             let name = HeaderName::from_bytes(n.as_bytes())
                 .map_err(|_| AgentError::Config("header name"))?;
             let value = HeaderValue::from_str(v).map_err(|_| AgentError::Config("header value"))?;

@@ -165,6 +165,14 @@ impl Env {
         serde_json::from_value(v).unwrap()
     }
 
+    /// The auth token of a token-endpoint answer, verified as the env's issuer's token for
+    /// the env's resource.
+    async fn granted(&self, answer: &(u16, Value)) -> Verified<AuthClaims> {
+        let token = answer.1["auth_token"].as_str().expect("an auth_token");
+        self.verify_token(&self.issuer, token, &self.resource.id)
+            .await
+    }
+
     async fn verify_token(
         &self,
         issuer: &IssuerHandle,
@@ -433,13 +441,7 @@ async fn autonomous_auth_binds_cnf_agent_scope_then_refresh_survives_restart() {
     assert_eq!(got.1["expires_in"], 3600);
     assert_eq!(got.1["token_type"], "Bearer");
     let refresh = got.1["refresh_token"].as_str().unwrap().to_owned();
-    let t = env
-        .verify_token(
-            &env.issuer,
-            got.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t = env.granted(&got).await;
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
     assert_eq!(t.cnf.jwk, env.agent.jwk(), "cnf.jwk is the published JWK");
     assert_eq!(t.cnf.jwk.kid.as_deref(), Some("key-1"));
@@ -458,13 +460,7 @@ async fn autonomous_auth_binds_cnf_agent_scope_then_refresh_survives_restart() {
         r.1.get("refresh_token").is_none(),
         "no new refresh token (L§9.7)"
     );
-    let t2 = env
-        .verify_token(
-            &env.issuer,
-            r.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t2 = env.granted(&r).await;
     assert_eq!(t2.iat, Some(env.now().as_secs()));
     assert_eq!(t2.scope.as_deref(), Some("data.read data.write"));
 
@@ -555,13 +551,7 @@ async fn consent_flow_over_html_then_code_then_replay() {
         .await;
     assert_eq!(ok.0, 200, "{ok:?}");
     assert!(ok.1["refresh_token"].is_string());
-    let t = env
-        .verify_token(
-            &env.issuer,
-            ok.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t = env.granted(&ok).await;
     assert!(t.sub.is_some(), "user-bound token has sub");
     assert_eq!(t.scope.as_deref(), Some("user.read data.read"));
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
@@ -582,13 +572,7 @@ async fn consent_flow_over_html_then_code_then_replay() {
             ("refresh_token", ok.1["refresh_token"].as_str().unwrap()),
         ])
         .await;
-    let t2 = env
-        .verify_token(
-            &env.issuer,
-            r.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t2 = env.granted(&r).await;
     assert_eq!(t2.sub, t.sub);
 }
 
@@ -924,13 +908,7 @@ async fn delegate_with_agent_token() {
     let body = auth_form(&rt, &cb);
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
-    let t = env
-        .verify_token(
-            &env.issuer,
-            got.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t = env.granted(&got).await;
     assert_eq!(t.agent.as_deref(), Some(env.agent.id.as_str()));
     assert_eq!(t.agent_delegate.as_deref(), Some("delegate-1"));
     assert_eq!(t.cnf.jwk, delegate.public_jwk());
@@ -983,13 +961,7 @@ async fn delegate_token_expires_no_later_than_its_agent_token() {
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &delegate, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
     assert_eq!(got.1["expires_in"], 300, "{got:?}");
-    let t = env
-        .verify_token(
-            &env.issuer,
-            got.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t = env.granted(&got).await;
     assert_eq!(t.exp, env.now().as_secs() + 300);
     let refresh = got.1["refresh_token"].as_str().unwrap().to_owned();
 
@@ -1001,13 +973,7 @@ async fn delegate_token_expires_no_later_than_its_agent_token() {
     let got = post_signed(&env.http, &env.issuer, &body, &sk, &rotated, env.now()).await;
     assert_eq!(got.0, 200, "{got:?}");
     assert_eq!(got.1["expires_in"], 900, "{got:?}");
-    let t = env
-        .verify_token(
-            &env.issuer,
-            got.1["auth_token"].as_str().unwrap(),
-            &env.resource.id,
-        )
-        .await;
+    let t = env.granted(&got).await;
     assert_eq!(t.exp, env.now().as_secs() + 900);
     assert_eq!(t.cnf.jwk, rotated.public_jwk());
 

@@ -14,16 +14,13 @@ pub use aauth_core::replay::DEFAULT_REPLAY_CAPACITY;
 #[derive(Debug)]
 pub struct ReplayCache {
     inner: Mutex<replay::ReplayCache>,
-    capacity: usize,
 }
 
 impl ReplayCache {
     /// A cache holding at most `capacity` nonces (at least one).
     pub fn new(capacity: usize) -> Self {
-        let inner = replay::ReplayCache::new(capacity);
         Self {
-            capacity: inner.capacity(),
-            inner: Mutex::new(inner),
+            inner: Mutex::new(replay::ReplayCache::new(capacity)),
         }
     }
 
@@ -48,7 +45,7 @@ impl ReplayCache {
 
     /// The capacity.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.lock().capacity()
     }
 
     /// A poisoned lock only means another request panicked mid-update; the cache is still

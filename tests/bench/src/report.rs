@@ -881,6 +881,15 @@ mod tests {
         assert!(python_row(&Value::Null, 0).is_none());
     }
 
+    /// Writes the step results `files` into `dir`, runs the report, returns report.md.
+    fn report_from(dir: &Path, files: &[(&str, Value)]) -> String {
+        for (name, v) in files {
+            std::fs::write(dir.join(name), v.to_string()).expect("write");
+        }
+        run(dir).expect("report");
+        std::fs::read_to_string(dir.join("report.md")).expect("report.md")
+    }
+
     #[test]
     fn report_shows_both_python_ratios() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -892,14 +901,13 @@ mod tests {
             "python_resource": measured(9.0, 66, 66, 4.0),
             "python_resource_cached": { "failed": "the first request was not granted: 401" },
         });
-        std::fs::write(dir.path().join("e2e.json"), e2e.to_string()).expect("write");
-        std::fs::write(
-            dir.path().join("python.json"),
-            json!({ "verify_full_per_s": 2500.0 }).to_string(),
-        )
-        .expect("write");
-        run(dir.path()).expect("report");
-        let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+        let md = report_from(
+            dir.path(),
+            &[
+                ("e2e.json", e2e),
+                ("python.json", json!({ "verify_full_per_s": 2500.0 })),
+            ],
+        );
         let line = |needle: &str| {
             md.lines()
                 .find(|l| l.contains(needle))
@@ -924,9 +932,7 @@ mod tests {
             "plan": { "seconds": 5, "concurrency": 16, "server_cpu": 0, "signatures": "pre-signed" },
             "aauth_cached": { "load": { "req_per_s": 18000.0 } },
         });
-        std::fs::write(dir.path().join("e2e.json"), e2e.to_string()).expect("write");
-        run(dir.path()).expect("report");
-        let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+        let md = report_from(dir.path(), &[("e2e.json", e2e)]);
         assert!(md.contains("Python reference resource over HTTP: not run"));
         assert!(
             md.lines()

@@ -10,11 +10,20 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-/// Serves `router` on a fresh loopback port; returns the base URL.
+/// Serves `router` on `listener` in the background.
 pub(crate) async fn spawn(listener: TcpListener, router: Router) {
     tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
     });
+}
+
+/// Serves a party's metadata document at `well_known` and `key` as its `/jwks.json`.
+async fn publish(l: TcpListener, well_known: &str, meta: serde_json::Value, key: &SigningKey) {
+    let jwks = json!({ "keys": [key.public_jwk()] });
+    let router = Router::new()
+        .route(well_known, get(move || async move { axum::Json(meta) }))
+        .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
+    spawn(l, router).await;
 }
 
 pub(crate) async fn bind() -> (TcpListener, String) {
@@ -34,14 +43,7 @@ impl Agent {
         let (l, id) = bind().await;
         let key = SigningKey::from_seed(&[seed; 32]).with_kid("key-1");
         let meta = json!({ "agent": id, "jwks_uri": format!("{id}/jwks.json") });
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-agent",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        spawn(l, router).await;
+        publish(l, "/.well-known/aauth-agent", meta, &key).await;
         Self { id, key }
     }
 
@@ -77,14 +79,7 @@ impl Resource {
         let (l, id) = bind().await;
         let key = SigningKey::from_seed(&[seed; 32]).with_kid("resource-key-1");
         let meta = serde_json::to_value(ResourceMetadata::for_id(&id)).unwrap();
-        let jwks = json!({ "keys": [key.public_jwk()] });
-        let router = Router::new()
-            .route(
-                "/.well-known/aauth-resource",
-                get(move || async move { axum::Json(meta) }),
-            )
-            .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
-        spawn(l, router).await;
+        publish(l, "/.well-known/aauth-resource", meta, &key).await;
         Self { id, key }
     }
 
