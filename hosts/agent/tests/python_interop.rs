@@ -7,8 +7,6 @@
 //! and fails when the peers cannot be started. `AAUTH_PYTHON_REF` overrides the harness
 //! directory (default `../shared/interop/python-ref` next to the checkout).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,59 +14,10 @@ use aauth_agent::{
     AgentClient, AgentError, AgentRequest, AgentServer, FormConsent, Identity, generate_signing_key,
 };
 use aauth_core::Signer;
+use aauth_pyref_peers::{Harness, StandardPeers, skip_requested};
 use serde_json::Value;
 
-const RESOURCE: &str = "http://127.0.0.1:8002";
-
-struct Peers {
-    dir: PathBuf,
-    started: bool,
-}
-
-impl Peers {
-    fn start() -> Self {
-        // Next to the checkout, as in every other interop test (not a machine path).
-        let dir = std::env::var_os("AAUTH_PYTHON_REF").map_or_else(
-            || {
-                PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../../shared/interop/python-ref"
-                ))
-            },
-            PathBuf::from,
-        );
-        let setup = Command::new("bash")
-            .arg(dir.join("setup.sh"))
-            .status()
-            .expect("run setup.sh");
-        assert!(setup.success(), "setup.sh failed");
-        let out = Command::new("bash")
-            .arg(dir.join("peers.sh"))
-            .arg("start")
-            .output()
-            .expect("run peers.sh start");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!(
-            "peers.sh start:\n{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "peers.sh start failed");
-        // Stop at the end only what this test started (others may share the peers).
-        let started = text.contains(" up on ");
-        Self { dir, started }
-    }
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        if self.started {
-            let _ = Command::new("bash")
-                .arg(self.dir.join("peers.sh"))
-                .arg("stop")
-                .status();
-        }
-    }
-}
+const RESOURCE: &str = StandardPeers::RESOURCE;
 
 async fn json(res: aauth_agent::AgentResponse) -> (u16, Value) {
     let status = res.status();
@@ -79,18 +28,13 @@ async fn json(res: aauth_agent::AgentResponse) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_peers() {
-    if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
-        // Straight to stderr: `cargo test` hides `eprintln!` of a passing test, and a
-        // skip must not look like a pass.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED python_reference_peers: AAUTH_SKIP_PYTHON=1 is set \
-             (unset it to run the interop test against the Python reference peers)"
-        );
+    if skip_requested("python_reference_peers") {
         return;
     }
-    let _peers = Peers::start();
+    // Stopped at the end only if this test started them (others may share the peers).
+    let harness = Harness::from_env();
+    let _peers =
+        tokio::task::block_in_place(|| harness.start_standard()).unwrap_or_else(|e| panic!("{e}"));
 
     // Our agent server on a free loopback port (never 8001-8005).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -13,147 +13,26 @@
 //!
 //! Set `AAUTH_SKIP_PYTHON=1` to skip. Every wait is bounded.
 
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aauth_cli::cli::{ConsentMode, SchemeArg, UserPass};
 use aauth_cli::fetch::{FetchOptions, FetchOutcome, fetch};
 use aauth_cli::issuer::{self, IssuerOptions};
 use aauth_cli::resource::{self, ResourceOptions};
+use aauth_pyref_peers::{Harness, Peer, StandardPeers, skip_requested};
 use serde_json::{Value, json};
 
-const PY_AGENT: &str = "http://127.0.0.1:8001";
-const PY_RESOURCE: &str = "http://127.0.0.1:8002";
-const PY_AUTH: &str = "http://127.0.0.1:8003";
+const PY_AGENT: &str = StandardPeers::AGENT;
+const PY_RESOURCE: &str = StandardPeers::RESOURCE;
+const PY_AUTH: &str = StandardPeers::AUTH;
 
-fn harness() -> PathBuf {
-    std::env::var_os("AAUTH_PYTHON_REF").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/interop/python-ref"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
-fn venv_python() -> PathBuf {
-    let home = std::env::var_os("AAUTH_PEERS_HOME").map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/aauth-python-peers")
-        },
-        PathBuf::from,
-    );
-    home.join("venv/bin/python")
-}
-
-/// The standard peers, stopped at the end only if this test started them.
-struct Peers {
-    dir: PathBuf,
-    started: bool,
-}
-
-impl Peers {
-    fn start() -> Self {
-        let dir = harness();
-        let setup = Command::new("bash")
-            .arg(dir.join("setup.sh"))
-            .status()
-            .expect("run setup.sh");
-        assert!(setup.success(), "setup.sh failed");
-        let out = Command::new("timeout")
-            .args(["120", "bash"])
-            .arg(dir.join("peers.sh"))
-            .arg("start")
-            .output()
-            .expect("run peers.sh start");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!(
-            "peers.sh start:\n{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "peers.sh start failed");
-        Self {
-            dir,
-            started: text.contains(" up on "),
-        }
-    }
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        if self.started {
-            let _ = Command::new("timeout")
-                .args(["60", "bash"])
-                .arg(self.dir.join("peers.sh"))
-                .arg("stop")
-                .status();
-        }
-    }
-}
-
-/// An extra Python peer on a free port (our child; killed by its pid on drop).
-struct PyPeer {
-    child: Child,
-    url: String,
-}
-
-impl Drop for PyPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-async fn py_peer(
-    http: &reqwest::Client,
-    script: &str,
-    port_var: &str,
-    env: &[(&str, &str)],
-) -> PyPeer {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(
-        std::env::temp_dir().join(format!("aauth-cli-interop-{script}-{port}.log")),
-    )
-    .expect("log file");
-    let child = Command::new(venv_python())
-        .arg(format!("{script}.py"))
-        .current_dir(harness().join("peers"))
-        .env(port_var, port.to_string())
-        .envs(env.iter().copied())
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn python peer");
-    let peer = PyPeer { child, url };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{}/", peer.url)).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "python {script} on {} did not start",
-            peer.url
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    eprintln!("python {script} up on {} ({env:?})", peer.url);
+/// An extra Python peer on a free port, with `env`; killed on drop.
+fn py_peer(harness: &Harness, script: &str, port_var: &str, env: &[(&str, &str)]) -> Peer {
+    let launch = env
+        .iter()
+        .fold(harness.peer(script, port_var), |l, (k, v)| l.env(k, v));
+    let peer = tokio::task::block_in_place(|| launch.start()).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("python {script} up on {} ({env:?})", peer.url());
     peer
 }
 
@@ -263,17 +142,13 @@ async fn py_agent(http: &reqwest::Client, label: &str, url: &str, scheme: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_interop() {
-    if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
-        // Straight to stderr: `cargo test` hides `eprintln!` of a passing test.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED python_reference_interop: AAUTH_SKIP_PYTHON=1 (unset it to run against the Python reference)"
-        );
+    if skip_requested("python_reference_interop") {
         return;
     }
     aauth_cli::init_tls();
-    let _peers = Peers::start();
+    let harness = Harness::from_env();
+    let _peers =
+        tokio::task::block_in_place(|| harness.start_standard()).unwrap_or_else(|e| panic!("{e}"));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(90))
         .build()
@@ -425,40 +300,37 @@ async fn python_reference_interop() {
     // ---- 3b + 4a. Python resource trusting our I1; its /data-chain exchanges our token at a
     // Python auth server that trusts I1, for a Python resource 2 -------------------------
     let pa2 = py_peer(
-        &http,
+        &harness,
         "auth_server",
         "AUTH_PORT",
         &[
             ("AUTH_KEY_ROLE", "auth2"),
             ("AUTH_TRUSTED_AUTH_SERVERS", &i1),
         ],
-    )
-    .await;
+    );
     let pr2 = py_peer(
-        &http,
+        &harness,
         "resource",
         "RESOURCE_PORT",
         &[
             ("RESOURCE_KEY_ROLE", "resource2"),
-            ("RESOURCE_AUTH_SERVER", &pa2.url),
+            ("RESOURCE_AUTH_SERVER", pa2.url()),
             ("RESOURCE_SCOPE", "data.read"),
         ],
-    )
-    .await;
-    let down = format!("{}/data-auth", pr2.url);
+    );
+    let down = format!("{}/data-auth", pr2.url());
     let pr = py_peer(
-        &http,
+        &harness,
         "resource",
         "RESOURCE_PORT",
         &[
             ("RESOURCE_AUTH_SERVER", &i1),
             ("RESOURCE_DOWNSTREAM_URL", &down),
         ],
-    )
-    .await;
+    );
     let (out, b) = our_fetch(
         "py(R→our AS) /data-auth",
-        &opts(&format!("{}/data-auth", pr.url), tmp.path()),
+        &opts(&format!("{}/data-auth", pr.url()), tmp.path()),
     )
     .await;
     assert_eq!(b["agent"], out.agent_id.as_deref().unwrap_or_default());
@@ -466,7 +338,7 @@ async fn python_reference_interop() {
     let b = py_agent(
         &http,
         "py(R→our AS) /data-auth jwt-agent",
-        &format!("{}/data-auth", pr.url),
+        &format!("{}/data-auth", pr.url()),
         "jwt-agent",
     )
     .await;
@@ -474,7 +346,7 @@ async fn python_reference_interop() {
     let b = py_agent(
         &http,
         "py(R→our AS) /data-user",
-        &format!("{}/data-user", pr.url),
+        &format!("{}/data-user", pr.url()),
         "jwks",
     )
     .await;
@@ -482,11 +354,11 @@ async fn python_reference_interop() {
     assert!(b["sub"].is_string(), "{b}");
     let (out, b) = our_fetch(
         "py(R→our AS) /data-chain",
-        &opts(&format!("{}/data-chain", pr.url), tmp.path()),
+        &opts(&format!("{}/data-chain", pr.url()), tmp.path()),
     )
     .await;
     assert_eq!(b["downstream"]["status"], 200, "{b}");
-    assert_eq!(b["downstream"]["body"]["agent"], pr.url.as_str());
+    assert_eq!(b["downstream"]["body"]["agent"], pr.url());
     assert_eq!(
         b["downstream"]["body"]["act"]["agent"],
         out.agent_id.as_deref().unwrap_or_default()

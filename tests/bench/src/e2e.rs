@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use aauth_core::UnixTime;
 use aauth_http::DEFAULT_TOKEN_CACHE_CAPACITY;
+use aauth_pyref_peers::Harness;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -26,7 +27,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use crate::Error;
 use crate::fixture::{Signed, auth_token, sign_get};
 use crate::load::{self, Spec};
-use crate::pyref::{self, PyRef};
+use crate::pyref;
 
 /// The knobs of a run.
 #[derive(Clone, Debug)]
@@ -44,7 +45,7 @@ pub(crate) struct Plan {
     /// the client was given.
     pub(crate) server_cpu: Option<u32>,
     /// The Python reference resource to measure too (`None`: not measured).
-    pub(crate) pyref: Option<PyRef>,
+    pub(crate) pyref: Option<Harness>,
 }
 
 /// Distinct signed requests replayed per mode when the token repeats.

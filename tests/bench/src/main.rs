@@ -69,9 +69,11 @@ fn main() -> ExitCode {
             concurrency: flag("--concurrency", 16) as usize,
             long_rounds: flag("--long-rounds", 6) as usize,
             server_cpu,
-            pyref: value("--pyref").map(|dir| pyref::PyRef {
-                dir: dir.into(),
-                python: value("--python").map_or_else(|| "python3".into(), Into::into),
+            pyref: value("--pyref").map(|dir| {
+                aauth_pyref_peers::Harness::new(
+                    dir,
+                    value("--python").map_or("python3", String::as_str),
+                )
             }),
         }),
         Some("token") => token::run(&token::Plan {

@@ -17,34 +17,23 @@
 //! (metadata and JWKS fetched on every verification, the premise of the target), and the
 //! harness default of 60 s (fetched about once).
 
-use std::io::{Read as _, Seek as _, SeekFrom};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aauth_core::{IssuerMetadata, Jwks, Signer as _, UnixTime};
+use aauth_pyref_peers::{Harness, Peer, free_port};
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::fixture::{Signed, auth_key, auth_token, sign_get};
 use crate::load::{self, Outcome, Spec};
-
-/// Where the reference lives and which interpreter runs it.
-#[derive(Clone, Debug)]
-pub(crate) struct PyRef {
-    /// The reference checkout (`AAUTH_PYREF`): `peers/resource.py`, `keys.json`.
-    pub(crate) dir: PathBuf,
-    /// The venv's `python` (`setup.sh` creates it with aauth 0.1.0).
-    pub(crate) python: PathBuf,
-}
 
 /// The configurations measured: the `e2e.json` key, `AAUTH_JWKS_CACHE_TTL`, and what it
 /// means.
@@ -68,13 +57,10 @@ const MAX_ERRORS_PER_MILLE: u64 = 1;
 /// Distinct signed requests cycled, as for the axum modes.
 const VARIANTS: usize = 256;
 
-/// How long the interpreter may take to import FastAPI and answer `GET /`.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Measures the Python resource with `AAUTH_JWKS_CACHE_TTL=ttl`: the measurement as JSON,
 /// or `{"failed": why}` (the caller turns that into a failed run, after reporting).
 pub(crate) async fn measure(
-    py: &PyRef,
+    py: &Harness,
     ttl: u32,
     concurrency: usize,
     seconds: u64,
@@ -87,7 +73,7 @@ pub(crate) async fn measure(
 }
 
 async fn measure_inner(
-    py: &PyRef,
+    py: &Harness,
     ttl: u32,
     concurrency: usize,
     seconds: u64,
@@ -95,37 +81,38 @@ async fn measure_inner(
 ) -> Result<Value, Error> {
     let issuer = Issuer::start().await?;
     let mut resource = PyResource::start(py, &issuer.url, ttl, cpu).await?;
-    let result = drive(&mut resource, &issuer, concurrency, seconds).await;
-    let log = resource.log_tail();
-    resource.stop().await;
+    let result = drive(&resource, &issuer, concurrency, seconds).await;
+    let log = resource.peer.log_tail();
+    resource.peer.stop();
     let mut v = result.map_err(|e| format!("{e}; resource log: {log}"))?;
     v["ttl_s"] = ttl.into();
-    v["command"] = resource.command.into();
+    v["command"] = resource.peer.command().into();
     Ok(v)
 }
 
 async fn drive(
-    resource: &mut PyResource,
+    resource: &PyResource,
     issuer: &Issuer,
     concurrency: usize,
     seconds: u64,
 ) -> Result<Value, Error> {
     // Signed once the resource is up: its `created` window is 60 s.
     let now = UnixTime::now();
-    let authority = resource.addr.to_string();
-    let token = auth_token(&issuer.url, &resource.id, 0, now);
+    let addr = resource.peer.addr();
+    let authority = addr.to_string();
+    let token = auth_token(&issuer.url, resource.peer.url(), 0, now);
     let requests = (0..VARIANTS)
         .map(|i| sign_get(&authority, &format!("/data-auth?i={i}"), &token, now))
         .collect::<Result<Vec<Signed>, Error>>()?;
     // One request by hand: it must be granted, else the load below would time 401s.
-    let (status, body) = load::send_one(resource.addr, &requests[0]).await?;
+    let (status, body) = load::send_one(addr, &requests[0]).await?;
     let body = String::from_utf8_lossy(&body);
     if status != http::StatusCode::OK || !body.contains("Access granted") {
         return Err(format!("the first request was not granted: {status} {body}").into());
     }
     let requests = Arc::new(requests);
     let warm = Spec {
-        addr: resource.addr,
+        addr,
         concurrency,
         max_requests: 2000,
         duration: Duration::from_millis(500),
@@ -232,122 +219,31 @@ impl Drop for Issuer {
     }
 }
 
-/// `python peers/resource.py`, pinned, its standard error in an anonymous file.
+/// `python peers/resource.py`, pinned; killed on drop.
 struct PyResource {
-    child: Child,
-    log: std::fs::File,
-    addr: SocketAddr,
-    /// `RESOURCE_ID`: the audience it expects in auth tokens.
-    id: String,
-    /// The command line, for the report.
-    command: String,
+    /// Its URL is also its `RESOURCE_ID`: the audience it expects in auth tokens.
+    peer: Peer,
     aauth_version: String,
 }
 
 impl PyResource {
-    async fn start(py: &PyRef, issuer: &str, ttl: u32, cpu: Option<u32>) -> Result<Self, Error> {
-        let peers = py.dir.join("peers");
-        if !peers.join("resource.py").is_file() {
-            return Err(format!("no {}", peers.join("resource.py").display()).into());
-        }
-        let aauth_version = aauth_version(&py.python)?;
-        // A free port: bound, read, released; the interpreter binds it a moment later.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let id = format!("http://127.0.0.1:{port}");
-        let env = [
-            ("RESOURCE_PORT", port.to_string()),
-            ("RESOURCE_ID", id.clone()),
-            ("RESOURCE_AUTH_SERVER", issuer.to_owned()),
-            ("AAUTH_JWKS_CACHE_TTL", ttl.to_string()),
-        ];
-        let mut argv: Vec<String> = Vec::new();
-        if let Some(cpu) = cpu {
-            argv.extend(["taskset".into(), "-c".into(), cpu.to_string()]);
-        }
-        argv.push(py.python.display().to_string());
-        argv.push("resource.py".into());
-        let command = format!(
-            "cd {} && {} {}",
-            peers.display(),
-            env.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            argv.join(" ")
-        );
-        let log = tempfile::tempfile()?;
-        let child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .current_dir(&peers)
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.try_clone()?)
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut me = Self {
-            child,
-            log,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            id,
-            command,
+    async fn start(py: &Harness, issuer: &str, ttl: u32, cpu: Option<u32>) -> Result<Self, Error> {
+        let aauth_version = aauth_version(py.python())?;
+        let port = free_port()?;
+        let launch = py
+            .peer("resource", "RESOURCE_PORT")
+            .port(port)
+            .env("RESOURCE_ID", &format!("http://127.0.0.1:{port}"))
+            .env("RESOURCE_AUTH_SERVER", issuer)
+            .env("AAUTH_JWKS_CACHE_TTL", &ttl.to_string())
+            .pin_to_cpu(cpu);
+        // The readiness wait blocks: off this current-thread runtime, whose issuer task
+        // must keep serving meanwhile.
+        let peer = tokio::task::spawn_blocking(move || launch.start()).await??;
+        Ok(Self {
+            peer,
             aauth_version,
-        };
-        if let Err(e) = me.wait_ready().await {
-            let log = me.log_tail();
-            me.stop().await;
-            return Err(format!("the Python resource did not start: {e}; its log: {log}").into());
-        }
-        Ok(me)
-    }
-
-    /// Polls `GET /` (as `peers.sh` does) until it answers `200`.
-    async fn wait_ready(&mut self) -> Result<(), Error> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let root = Signed {
-            method: http::Method::GET,
-            target: "/".into(),
-            headers: Vec::new(),
-            body: bytes::Bytes::new(),
-        };
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("it exited ({status})").into());
-            }
-            if let Ok((status, _)) = load::send_one(self.addr, &root).await
-                && status == http::StatusCode::OK
-            {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("no answer within {START_TIMEOUT:?}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The last 2 KB of its standard error.
-    fn log_tail(&mut self) -> String {
-        let mut s = String::new();
-        let _ = self.log.seek(SeekFrom::Start(0));
-        let _ = self.log.read_to_string(&mut s);
-        if s.trim().is_empty() {
-            return "(empty)".into();
-        }
-        let cut = s.len().saturating_sub(2000);
-        let cut = (cut..s.len())
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(s.len());
-        s[cut..].trim().to_owned()
-    }
-
-    /// Kills it (`taskset` execs the interpreter, so the child is the interpreter) and
-    /// reaps it, waiting at most 5 s.
-    async fn stop(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        })
     }
 }
 

@@ -5,8 +5,6 @@
 //! Python reference agent (`../shared/interop/python-ref`; `AAUTH_SKIP_PYTHON=1` skips it).
 
 use std::future::Future;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +18,7 @@ use aauth_discovery::{Discovery, EgressPolicy};
 use aauth_issuer::password::hash_password;
 use aauth_issuer::store::{SqliteStore, Store};
 use aauth_issuer::{IssuerConfig, serve as serve_issuer};
+use aauth_pyref_peers::{Harness, Peer, skip_requested};
 use aauth_spin_host_tests::{GuestClock, KvBackend, runtime, serve, serve_with, spin_runtime};
 use axum::Router;
 use axum::routing::get;
@@ -651,90 +650,21 @@ async fn silent_servers_time_out() {
 
 // ---- the Python reference agent ---------------------------------------------------------
 
-fn python_ref() -> PathBuf {
-    std::env::var_os("AAUTH_PYTHON_REF").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/interop/python-ref"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
-fn venv_python() -> PathBuf {
-    std::env::var_os("AAUTH_PEERS_HOME")
-        .map_or_else(
-            || {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/aauth-python-peers")
-            },
-            PathBuf::from,
-        )
-        .join("venv/bin/python")
-}
-
-/// The Python agent, our child on a free port; killed by its pid on drop.
-struct PyAgent {
-    child: Child,
-    url: String,
-}
-
-impl Drop for PyAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_py_agent(http: &reqwest::Client) -> PyAgent {
+/// The Python agent on a free port; killed on drop.
+fn start_py_agent() -> Peer {
+    let harness = Harness::from_env();
     // Idempotent: creates the reference virtualenv only when it is missing.
-    let setup = tokio::task::block_in_place(|| {
-        Command::new("bash")
-            .arg(python_ref().join("setup.sh"))
-            .status()
-            .expect("run setup.sh")
-    });
-    assert!(setup.success(), "python-ref setup.sh failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let log_path = std::env::temp_dir().join(format!("aauth-spin-py-agent-{port}.log"));
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(venv_python())
-        .arg("agent.py")
-        .current_dir(python_ref().join("peers"))
-        .env("AGENT_PORT", port.to_string())
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn the python agent");
-    let agent = PyAgent { child, url };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{}/", agent.url)).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "python agent did not start (log: {})",
-            log_path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    agent
+    tokio::task::block_in_place(|| {
+        harness.setup()?;
+        harness.peer("agent", "AGENT_PORT").start()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Drives the Python agent's whole flow; returns its trace's last resource answer.
-async fn py_request(http: &reqwest::Client, agent: &PyAgent, url: &str, scheme: &str) -> Value {
+async fn py_request(http: &reqwest::Client, agent: &Peer, url: &str, scheme: &str) -> Value {
     let v: Value = http
-        .post(format!("{}/request", agent.url))
+        .post(format!("{}/request", agent.url()))
         .json(&serde_json::json!({"resource_url": url, "sig_scheme": scheme}))
         .send()
         .await
@@ -751,28 +681,22 @@ async fn py_request(http: &reqwest::Client, agent: &PyAgent, url: &str, scheme: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_agent_autonomous() {
-    if std::env::var("AAUTH_SKIP_PYTHON").as_deref() == Ok("1") {
-        // Straight to stderr: `cargo test` hides `eprintln!` of a passing test.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED python_reference_agent_autonomous: AAUTH_SKIP_PYTHON=1"
-        );
+    if skip_requested("python_reference_agent_autonomous") {
         return;
     }
     init_tls();
     let http = reqwest::Client::builder().timeout(FLOW).build().unwrap();
-    let py = start_py_agent(&http).await;
+    let py = start_py_agent();
     let dir = tempfile::tempdir().unwrap();
     let issuer = start_issuer(&dir).await;
-    let resource = start_resource(&[], &issuer, &[&authority(&issuer), &authority(&py.url)]).await;
+    let resource = start_resource(&[], &issuer, &[&authority(&issuer), &authority(py.url())]).await;
 
     // jwks identity → resource-token challenge → our issuer → auth token → retry.
     let b = py_request(&http, &py, &format!("{resource}/data-auth"), "jwks").await;
     assert_eq!(b["message"], "Access granted", "{b}");
     assert_eq!(b["scheme"], "jwt");
     assert_eq!(b["token_type"], "auth+jwt");
-    assert_eq!(b["agent"], py.url.as_str());
+    assert_eq!(b["agent"], py.url());
     assert_eq!(b["scope"], "data.read");
 
     // A pseudonymous hwk signature on a signature route.
