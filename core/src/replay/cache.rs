@@ -16,9 +16,7 @@
 use alloc::collections::{BTreeMap, BinaryHeap};
 use core::cmp::Reverse;
 
-use sha2::{Digest as _, Sha256};
-
-use super::{NonceClaim, ReplayError, ReplayKey};
+use super::{NonceClaim, ReplayError};
 
 /// Default capacity of a resource's replay cache (entries).
 pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
@@ -39,8 +37,8 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 #[derive(Debug)]
 pub struct ReplayCache {
     capacity: usize,
-    /// Accepted keys by [`digest`] (32 bytes per entry instead of three strings) and their
-    /// expiry.
+    /// Accepted keys by [`ReplayKey::digest`](super::ReplayKey::digest) (32 bytes per entry
+    /// instead of three strings) and their expiry.
     seen: BTreeMap<[u8; 32], u64>,
     /// The same entries, soonest expiry first. A key leaves `seen` only when its entry is
     /// popped here, and enters it only when absent, so the two always hold the same keys.
@@ -74,7 +72,7 @@ impl ReplayCache {
     /// [`ReplayError::Saturated`] when the cache may have forgotten it.
     pub fn check_and_insert(&mut self, claim: NonceClaim, now: u64) -> Result<(), ReplayError> {
         let NonceClaim { key, expires_at } = claim;
-        let key = digest(&key);
+        let key = key.digest();
         while let Some(Reverse((exp, _))) = self.by_expiry.peek() {
             if *exp >= now {
                 break;
@@ -118,18 +116,6 @@ impl ReplayCache {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
-}
-
-/// SHA-256 over the length-prefixed parts of `key`: collision resistant, so two different
-/// (authority, key, nonce) never share an entry and a fresh request is never taken for a
-/// replay; the length prefixes keep `("ab", "c")` and `("a", "bc")` apart.
-fn digest(key: &ReplayKey) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in [&key.authority, &key.key_thumbprint, &key.nonce] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
 }
 
 #[cfg(test)]

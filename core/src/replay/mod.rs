@@ -27,6 +27,8 @@
 use alloc::string::{String, ToString};
 use core::fmt;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::error::{ErrorCode, ProtocolError};
 use crate::verify::VerifiedRequest;
 
@@ -135,6 +137,34 @@ pub struct ReplayKey {
     pub key_thumbprint: String,
     /// The `Nonce` value.
     pub nonce: String,
+}
+
+impl ReplayKey {
+    /// SHA-256 over the length-prefixed parts: collision resistant, so two different
+    /// (authority, key, nonce) never share an entry and a fresh request is never taken for a
+    /// replay; the length prefixes keep `("ab", "c")` and `("a", "bc")` apart. The
+    /// [`ReplayCache`] keys its entries by it, and so do hosts that keep nonces in a shared
+    /// store (aauth-spin), so one use has one identity everywhere.
+    ///
+    /// ```
+    /// use aauth_core::replay::ReplayKey;
+    ///
+    /// let key = |a: &str, k: &str| ReplayKey {
+    ///     authority: a.into(),
+    ///     key_thumbprint: k.into(),
+    ///     nonce: "Y3VyaW91c2x5Y3VyaW91cw".into(),
+    /// };
+    /// assert_eq!(key("api.example", "jkt").digest(), key("api.example", "jkt").digest());
+    /// assert_ne!(key("ab", "c").digest(), key("a", "bc").digest());
+    /// ```
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [&self.authority, &self.key_thumbprint, &self.nonce] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        h.finalize().into()
+    }
 }
 
 /// A nonce to remember: its key and until when a replay of it could still pass the

@@ -13,11 +13,12 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use aauth_core::replay::ReplayScope;
 use aauth_core::{Jwks, ResourceMetadata, Signer, SigningKey};
 pub use aauth_http::Requirement;
 
 /// Every variable the configuration reads (and nothing else is read).
-pub const VARIABLES: [&str; 15] = [
+pub const VARIABLES: [&str; 16] = [
     "AAUTH_RESOURCE_ID",
     "AAUTH_CANONICAL_AUTHORITY",
     "AAUTH_AUTH_SERVERS",
@@ -33,6 +34,7 @@ pub const VARIABLES: [&str; 15] = [
     "AAUTH_FETCH_TIMEOUT",
     "AAUTH_UPSTREAM_TIMEOUT",
     "AAUTH_KV_STORE",
+    "AAUTH_REPLAY_SCOPE",
 ];
 
 /// The Spin variable name of an `AAUTH_*` variable: without the prefix, lower-cased.
@@ -93,9 +95,14 @@ pub struct Config {
     /// (30); beyond, `504`.
     pub upstream_timeout: Duration,
     /// `AAUTH_KV_STORE`: label of the Spin key-value store that caches fetched documents
-    /// (`default`; used by the `spin-kv` build, which needs the label in the component's
-    /// `key_value_stores`).
+    /// (`spin-kv` build) and holds the nonces of the replay check (`spin-replay` build)
+    /// (`default`; the label must be in the component's `key_value_stores`).
     pub kv_store: String,
+    /// `AAUTH_REPLAY_SCOPE`: which requests with a `Nonce` are checked for replays
+    /// (L§10.5, [`crate::replay`]): `unsafe` (default: all but `GET`, `HEAD`, `OPTIONS`,
+    /// `TRACE`, as aauth-tower), `all`, or `off`. A checked request is refused with `503`
+    /// when the store cannot be used (always so in a build without `spin-replay`).
+    pub replay_scope: ReplayScope,
     /// The `/.well-known/aauth-resource` document, serialized once.
     pub metadata_json: Vec<u8>,
     /// The resource JWKS, serialized once.
@@ -205,6 +212,15 @@ impl Config {
         if kv_store.len() > 64 || !printable(&kv_store) {
             return Err(ConfigError("AAUTH_KV_STORE"));
         }
+        let replay_scope = match nonempty("AAUTH_REPLAY_SCOPE")
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("unsafe") => ReplayScope::Unsafe,
+            Some("all") => ReplayScope::All,
+            Some("off") => ReplayScope::Off,
+            Some(_) => return Err(ConfigError("AAUTH_REPLAY_SCOPE")),
+        };
         let egress_allow = list(&get("AAUTH_EGRESS_ALLOW").unwrap_or_default())
             .map(str::to_ascii_lowercase)
             .collect();
@@ -247,6 +263,7 @@ impl Config {
                 TIMEOUT_SECS,
             )?),
             kv_store,
+            replay_scope,
             metadata_json,
             jwks_json,
         })
@@ -367,6 +384,7 @@ mod tests {
             ("AAUTH_FETCH_TIMEOUT", "2"),
             ("AAUTH_UPSTREAM_TIMEOUT", "10"),
             ("AAUTH_KV_STORE", "aauth-keys"),
+            ("AAUTH_REPLAY_SCOPE", "all"),
         ] {
             m.insert(k, v.to_owned());
         }
@@ -384,6 +402,7 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.fetch_timeout, Duration::from_secs(2));
         assert_eq!(cfg.kv_store, "aauth-keys");
+        assert_eq!(cfg.replay_scope, ReplayScope::All);
         let listed: BTreeSet<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
         assert_eq!(seen.into_inner(), listed);
     }
@@ -499,5 +518,25 @@ mod tests {
             cfg("AAUTH_KV_STORE", "bad\nlabel").unwrap_err(),
             ConfigError("AAUTH_KV_STORE")
         );
+    }
+
+    #[test]
+    fn replay_scope() {
+        let scope = |v: &str| {
+            let mut vars = full();
+            vars.insert("AAUTH_REPLAY_SCOPE", v.to_owned());
+            Config::from_lookup(|n| vars.get(n).cloned()).map(|c| c.replay_scope)
+        };
+        assert_eq!(
+            scope(""),
+            Ok(ReplayScope::Unsafe),
+            "the default, as aauth-tower"
+        );
+        assert_eq!(scope("unsafe"), Ok(ReplayScope::Unsafe));
+        assert_eq!(scope(" ALL "), Ok(ReplayScope::All));
+        assert_eq!(scope("off"), Ok(ReplayScope::Off));
+        for bad in ["none", "get", "on"] {
+            assert_eq!(scope(bad), Err(ConfigError("AAUTH_REPLAY_SCOPE")), "{bad}");
+        }
     }
 }

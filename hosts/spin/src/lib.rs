@@ -11,9 +11,12 @@
 //! requirement gets an `Agent-Auth` challenge, with a resource token signed by the
 //! configured key when an auth token is needed. A verified request is forwarded to the
 //! configured upstream with the identity in `X-AAuth-*` headers, or answered by the
-//! built-in protected handler. Configuration comes from environment variables, or from
-//! Spin's component variables with the `spin-variables` feature ([`config`]). Outbound
-//! fetches and the upstream are bounded in time ([`within`]).
+//! built-in protected handler. A verified request with a `Nonce` (on `POST`, `PUT`,
+//! `DELETE`, `PATCH` by default) is refused when another instance already accepted it
+//! (L§10.5): the nonces are kept in Spin's key-value store with an atomic increment,
+//! built with the `spin-replay` feature ([`replay`]). Configuration comes from environment
+//! variables, or from Spin's component variables with the `spin-variables` feature
+//! ([`config`]). Outbound fetches and the upstream are bounded in time ([`within`]).
 //!
 //! This crate only converts `http` ↔ core types, reads the clock ([`now`]) and fetches
 //! keys; the protocol lives in `aauth-core` and the HTTP error shapes in `aauth-http`.
@@ -23,6 +26,7 @@ pub mod config;
 pub mod egress;
 pub mod keys;
 pub mod kv;
+pub mod replay;
 
 use core::future::Future;
 use core::pin::pin;
@@ -32,7 +36,7 @@ use std::time::Duration;
 
 use aauth_core::token::TokenType;
 use aauth_core::verify::{self, Identity, TokenPolicy, VerifiedRequest, VerifyError};
-use aauth_core::{ErrorCode, UnixTime};
+use aauth_core::{AgentAuth, ErrorCode, UnixTime};
 use aauth_http::{
     ChallengeIssuer, Refusal, RequestView, Unmet, challenge_response, error_response, json_error,
     presents_auth_token, verification_challenge,
@@ -45,6 +49,7 @@ use spin_sdk::http::Request;
 use spin_sdk::http_service;
 
 use crate::config::{Config, ConfigError, Requirement};
+use crate::replay::ReplayRefusal;
 
 /// The identity headers set on forwarded requests (and stripped from incoming ones).
 pub const IDENTITY_HEADERS: [&str; 5] = [
@@ -186,6 +191,8 @@ async fn protect(req: Request, cfg: &Config) -> Reply {
         )));
     }
     let (verified, scheme) = verify_request(&parts, &body, cfg, now).await?;
+    let window = aauth_core::httpsig::VerifyPolicy::default().window;
+    replay::check(&parts, &verified, window, cfg, now.as_secs()).map_err(replay_refused)?;
     enforce(&verified, &requirement, cfg, now)?;
     for h in IDENTITY_HEADERS {
         parts.headers.remove(h);
@@ -250,6 +257,21 @@ fn refused(r: Refusal) -> Response<Bytes> {
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::ServerError,
             "the resource token could not be issued",
+            None,
+        ),
+    }
+}
+
+/// A replayed or malformed `Nonce`: the core's error with `Agent-Auth: httpsig`, as
+/// aauth-tower answers (`401 invalid_signature`, `400 invalid_request`). A store that
+/// cannot be used: `503 server_error`, never a silent pass.
+fn replay_refused(r: ReplayRefusal) -> Response<Bytes> {
+    match r {
+        ReplayRefusal::Replay(e) => error_response(&e, Some(&AgentAuth::pseudonymous())),
+        ReplayRefusal::StoreUnavailable => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServerError,
+            "the replay store is unavailable, so the Nonce cannot be checked; retry later",
             None,
         ),
     }

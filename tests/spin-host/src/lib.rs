@@ -4,17 +4,19 @@
 //! gets a fresh [`Store`] and instance, like Spin. The component's environment
 //! (`wasi:cli/environment`) carries its configuration, and its outbound HTTP goes through
 //! wasmtime-wasi-http's default client, so it can reach loopback servers in the test.
-//! The host also provides Spin's `spin:variables/variables@3.0.0` from a map and Spin's
-//! `spin:key-value/key-value@3.0.0` from an in-memory [`KvBackend`] shared by every
-//! instance it is given to, for the component's `spin` build ([`spin_runtime`],
-//! [`call_with`]). The component's wall clock is a [`GuestClock`], which tests move forward
+//! The host also provides Spin's `spin:variables/variables@3.0.0` from a map, and Spin's
+//! `spin:key-value/key-value@3.0.0` and the `wasi:keyvalue@0.2.0-draft2` functions the
+//! component uses (`store.open`, `bucket.list-keys`, `atomics.increment`,
+//! `batch.delete-many`) from one in-memory [`KvBackend`] shared by every instance it is
+//! given to, as Spin serves both interfaces from the same stores, for the component's
+//! `spin` build ([`spin_runtime`], [`call_with`]). The component's wall clock is a [`GuestClock`], which tests move forward
 //! by hand instead of sleeping.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +28,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasmtime::component::{
-    Accessor, Component, FutureReader, Linker, Resource, ResourceTable, StreamReader,
+    Accessor, Component, FutureReader, HasSelf, Linker, Resource, ResourceTable, StreamReader,
 };
 use wasmtime::{AsContextMut, Config, Engine, Store};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -89,6 +91,49 @@ mod spin_key_value {
 
 use spin_key_value::spin::key_value::key_value as spin_kv;
 
+mod wasi_keyvalue {
+    // The `wasi:keyvalue@0.2.0-draft2` functions the component imports (spin-sdk 7's
+    // `wit/deps/wasi-keyvalue-2024-10-17`), synchronous as in that WIT.
+    wasmtime::component::bindgen!({
+        inline: "
+            package wasi:keyvalue@0.2.0-draft2;
+            interface store {
+                variant error {
+                    no-such-store,
+                    access-denied,
+                    other(string),
+                }
+                record key-response {
+                    keys: list<string>,
+                    cursor: option<string>,
+                }
+                resource bucket {
+                    list-keys: func(cursor: option<string>) -> result<key-response, error>;
+                }
+                open: func(identifier: string) -> result<bucket, error>;
+            }
+            interface atomics {
+                use store.{bucket, error};
+                increment: func(bucket: borrow<bucket>, key: string, delta: s64)
+                    -> result<s64, error>;
+            }
+            interface batch {
+                use store.{bucket, error};
+                delete-many: func(bucket: borrow<bucket>, keys: list<string>)
+                    -> result<_, error>;
+            }
+            world host {
+                import atomics;
+                import batch;
+            }
+        ",
+        imports: { default: trappable },
+        with: { "wasi:keyvalue/store.bucket": super::KvBucket },
+    });
+}
+
+use wasi_keyvalue::wasi::keyvalue::{atomics as wkv_atomics, batch as wkv_batch, store as wkv};
+
 /// An in-memory key-value backend, shared by the instances it is given to (as a Spin
 /// store outlives its instances), with call counters.
 #[derive(Default)]
@@ -105,6 +150,17 @@ pub struct KvBackend {
     pub found: AtomicUsize,
     /// `set`s.
     pub sets: AtomicUsize,
+    /// `wasi:keyvalue` `increment`s.
+    pub increments: AtomicUsize,
+    /// `wasi:keyvalue` `list-keys` calls.
+    pub lists: AtomicUsize,
+    /// `wasi:keyvalue` `delete-many` calls.
+    pub delete_manys: AtomicUsize,
+    /// Keys `delete-many` removed.
+    pub deleted: AtomicUsize,
+    /// When set, every `wasi:keyvalue` call on an open bucket fails with `other` (a backend
+    /// outage after `open`).
+    pub failing: AtomicBool,
 }
 
 impl KvBackend {
@@ -154,6 +210,11 @@ impl KvBackend {
 
 /// An open store: its label in the instance's [`KvBackend`].
 pub struct KvStore {
+    label: String,
+}
+
+/// An open `wasi:keyvalue` bucket: its label in the instance's [`KvBackend`].
+pub struct KvBucket {
     label: String,
 }
 
@@ -267,6 +328,112 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinKv {
             })?;
             Ok((stream, done))
         })
+    }
+}
+
+/// `wasi:keyvalue` over the same [`KvBackend`] (Spin serves it from the same stores as
+/// `spin:key-value`). Every operation takes the backend's one lock, so `increment` is atomic
+/// as in Spin's SQLite (a transaction under a connection lock) and Redis (`INCRBY`) backends.
+impl wkv::Host for Host {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<KvBucket>, wkv::Error>> {
+        if !self.kv.labels.contains(&identifier) {
+            self.kv.refused.fetch_add(1, Ordering::SeqCst);
+            return Ok(Err(wkv::Error::NoSuchStore));
+        }
+        self.kv.opens.fetch_add(1, Ordering::SeqCst);
+        Ok(Ok(self.table.push(KvBucket { label: identifier })?))
+    }
+}
+
+impl Host {
+    /// The label of `bucket`, or the `other` error a failing backend answers.
+    fn bucket(&self, bucket: &Resource<KvBucket>) -> wasmtime::Result<Result<String, wkv::Error>> {
+        let label = self.table.get(bucket)?.label.clone();
+        if self.kv.failing.load(Ordering::SeqCst) {
+            return Ok(Err(wkv::Error::Other("backend unavailable".into())));
+        }
+        Ok(Ok(label))
+    }
+}
+
+impl wkv::HostBucket for Host {
+    fn list_keys(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        _cursor: Option<String>,
+    ) -> wasmtime::Result<Result<wkv::KeyResponse, wkv::Error>> {
+        self.kv.lists.fetch_add(1, Ordering::SeqCst);
+        let label = match self.bucket(&bucket)? {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
+        // One page, no cursor: what Spin answers (it refuses a cursor).
+        let keys = self
+            .kv
+            .lock()
+            .keys()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, k)| k.clone())
+            .collect();
+        Ok(Ok(wkv::KeyResponse { keys, cursor: None }))
+    }
+
+    fn drop(&mut self, rep: Resource<KvBucket>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+impl wkv_atomics::Host for Host {
+    fn increment(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, wkv::Error>> {
+        self.kv.increments.fetch_add(1, Ordering::SeqCst);
+        let label = match self.bucket(&bucket)? {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
+        // Read, add and write under the one lock; a missing key counts as 0; the value is
+        // the i64's little-endian bytes, as Spin's SQLite backend stores it.
+        let mut data = self.kv.lock();
+        let entry = data
+            .entry((label, key))
+            .or_insert_with(|| 0i64.to_le_bytes().to_vec());
+        let Ok(bytes) = <[u8; 8]>::try_from(entry.as_slice()) else {
+            return Ok(Err(wkv::Error::Other("not a counter".into())));
+        };
+        let Some(next) = i64::from_le_bytes(bytes).checked_add(delta) else {
+            return Ok(Err(wkv::Error::Other("overflow".into())));
+        };
+        *entry = next.to_le_bytes().to_vec();
+        Ok(Ok(next))
+    }
+}
+
+impl wkv_batch::Host for Host {
+    fn delete_many(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), wkv::Error>> {
+        self.kv.delete_manys.fetch_add(1, Ordering::SeqCst);
+        let label = match self.bucket(&bucket)? {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut data = self.kv.lock();
+        for key in keys {
+            if data.remove(&(label.clone(), key)).is_some() {
+                self.kv.deleted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Ok(Ok(()))
     }
 }
 
@@ -448,6 +615,9 @@ fn init(path: PathBuf) -> Result<Runtime> {
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     spin_vars::add_to_linker::<Host, SpinVars>(&mut linker, |h| h)?;
     spin_kv::add_to_linker::<Host, SpinKv>(&mut linker, |h| h)?;
+    wkv::add_to_linker::<Host, HasSelf<Host>>(&mut linker, |h| h)?;
+    wkv_atomics::add_to_linker::<Host, HasSelf<Host>>(&mut linker, |h| h)?;
+    wkv_batch::add_to_linker::<Host, HasSelf<Host>>(&mut linker, |h| h)?;
     let pre = ProxyPre::P3(wasmtime_wasi_http::p3::bindings::ServicePre::new(
         linker.instantiate_pre(&component)?,
     )?);
