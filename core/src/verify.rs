@@ -4,7 +4,9 @@
 //! Two ways in:
 //! - [`verify_request`] with a synchronous [`KeyResolver`] (keys already cached, tests);
 //! - [`begin`] → [`PendingRequest::key_request`] (the host fetches, possibly async) →
-//!   [`PendingRequest::finish`]. The core states what it needs and never fetches.
+//!   [`PendingRequest::finish`]. The core states what it needs and never fetches. A host
+//!   with a [`TokenCache`] starts with [`begin_headers`] instead, which leaves the token
+//!   undecoded until the cache has missed.
 //!
 //! A host that sees the same `scheme=jwt` token on many requests can remember it once
 //! verified ([`ValidatedToken`], kept in a [`TokenCache`]): the next request with that token
@@ -409,14 +411,104 @@ pub fn begin<'a>(
     tokens: &TokenPolicy<'_>,
     now: UnixTime,
 ) -> Result<PendingRequest<'a>, VerifyError> {
-    let mut pending = begin_headers(req, policy, now)?;
+    let mut pending = begin_unparsed(req, policy, now)?;
     pending.parse_token(tokens)?;
     Ok(pending)
 }
 
-/// [`begin`] without looking inside a `scheme=jwt` token: enough to compute its
-/// [`TokenDigest`], so that a remembered token is found without decoding it again.
-fn begin_headers<'a>(
+/// A request whose signature headers and `Signature-Key` passed [`begin_headers`]; a
+/// `scheme=jwt` token is not decoded yet. Either it is remembered
+/// ([`token_digest`](Self::token_digest) → [`TokenCache::get`] →
+/// [`finish_cached`](Self::finish_cached)), or it is decoded and checked
+/// ([`decode_token`](Self::decode_token)) into the [`PendingRequest`] [`begin`] returns.
+#[derive(Debug)]
+pub struct CheckedHeaders<'a> {
+    /// A pending request whose token has not been parsed (`token` is `None`).
+    inner: PendingRequest<'a>,
+}
+
+impl<'a> CheckedHeaders<'a> {
+    /// The parsed `Signature-Key`.
+    pub fn signature_key(&self) -> &SignatureKey<'a> {
+        &self.inner.key
+    }
+
+    /// The SHA-256 of the `scheme=jwt` token (see [`PendingRequest::token_digest`]),
+    /// computed once and carried into [`decode_token`](Self::decode_token)'s result.
+    pub fn token_digest(&mut self) -> Option<TokenDigest> {
+        self.inner.token_digest()
+    }
+
+    /// [`PendingRequest::finish_cached`]: the request verified against a remembered token,
+    /// whose claims are rechecked at `now` against `tokens`.
+    ///
+    /// # Errors
+    /// As [`PendingRequest::finish_cached`].
+    pub fn finish_cached(
+        self,
+        req: &RequestParts<'_>,
+        cached: &ValidatedToken,
+        policy: &VerifyPolicy,
+        tokens: &TokenPolicy<'_>,
+        now: UnixTime,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        self.inner.finish_cached(req, cached, policy, tokens, now)
+    }
+
+    /// Decodes a `scheme=jwt` token and applies [`begin`]'s checks to it (type accepted,
+    /// auth token from a trusted issuer); other schemes pass through.
+    ///
+    /// # Errors
+    /// A [`VerifyError`] for a malformed token, an unaccepted type or an untrusted issuer.
+    pub fn decode_token(
+        mut self,
+        tokens: &TokenPolicy<'_>,
+    ) -> Result<PendingRequest<'a>, VerifyError> {
+        self.inner.parse_token(tokens)?;
+        Ok(self.inner)
+    }
+}
+
+/// [`begin`] without looking inside a `scheme=jwt` token: the signature headers and
+/// `Signature-Key` are checked as [`begin`] checks them, and the token stays undecoded until
+/// [`CheckedHeaders::decode_token`]. What a host with a [`TokenCache`] starts from: a
+/// remembered token is found by its [`TokenDigest`] and finished with
+/// [`CheckedHeaders::finish_cached`] without its base64 or JSON being decoded again (about
+/// 3 % of a remembered-token request).
+///
+/// ```
+/// # use aauth_core::httpsig::{sign_request, SignOptions, VerifyPolicy};
+/// # use aauth_core::signature_key::KeyScheme;
+/// # use aauth_core::verify::{begin_headers, TokenPolicy};
+/// # use aauth_core::{RequestParts, Signer, SigningKey, UnixTime};
+/// # let agent = SigningKey::from_seed(&[9; 32]);
+/// # let now = UnixTime::from_secs(1_768_785_919);
+/// # let sk = KeyScheme::Hwk(agent.public_jwk()).to_header("sig1").unwrap();
+/// # let unsigned = RequestParts::new("GET", "resource.example", "/data", &[]);
+/// # let h = sign_request(&unsigned, &sk, &agent, &SignOptions::new(now)).unwrap();
+/// # let headers: Vec<(&str, &[u8])> = h.iter().map(|(n, v)| (n, v.as_bytes())).collect();
+/// # let req = RequestParts::new("GET", "resource.example", "/data", &headers);
+/// let policy = VerifyPolicy::default();
+/// let tokens = TokenPolicy::new("https://resource.example");
+/// let mut checked = begin_headers(&req, &policy, now).unwrap();
+/// // `scheme=hwk` carries no token: nothing to look up in a cache.
+/// assert!(checked.token_digest().is_none());
+/// let pending = checked.decode_token(&tokens).unwrap();
+/// assert!(pending.key_request().is_none());
+/// let verified = pending.finish(&req, None, &policy, &tokens, now).unwrap();
+/// ```
+///
+/// # Errors
+/// The first [`VerifyError`] found in the headers.
+pub fn begin_headers<'a>(
+    req: &RequestParts<'a>,
+    policy: &VerifyPolicy,
+    now: UnixTime,
+) -> Result<CheckedHeaders<'a>, VerifyError> {
+    begin_unparsed(req, policy, now).map(|inner| CheckedHeaders { inner })
+}
+
+fn begin_unparsed<'a>(
     req: &RequestParts<'a>,
     policy: &VerifyPolicy,
     now: UnixTime,
@@ -763,7 +855,7 @@ impl ValidatedToken {
 /// (a client can present any number of distinct valid tokens); `aauth-http` has one.
 ///
 /// The core never calls the cache by itself except in [`verify_request_cached`]; async hosts
-/// call [`get`](Self::get) between [`begin`] and the key lookup, and
+/// call [`get`](Self::get) after [`begin_headers`], before the token is decoded, and
 /// [`insert`](Self::insert) after [`PendingRequest::finish_remembering`].
 pub trait TokenCache {
     /// The token remembered under `digest`, unless it expired at `now`.
@@ -820,11 +912,11 @@ pub fn verify_request_cached(
 ) -> Result<VerifiedRequest, VerifyError> {
     // A remembered token is looked up by its digest before it is decoded: a hit needs
     // none of its base64 or JSON again.
-    let mut pending = begin_headers(req, policy, now)?;
-    if let Some(hit) = pending.token_digest().and_then(|d| cache.get(&d, now)) {
-        return pending.finish_cached(req, &hit, policy, tokens, now);
+    let mut checked = begin_headers(req, policy, now)?;
+    if let Some(hit) = checked.token_digest().and_then(|d| cache.get(&d, now)) {
+        return checked.finish_cached(req, &hit, policy, tokens, now);
     }
-    pending.parse_token(tokens)?;
+    let pending = checked.decode_token(tokens)?;
     let resolved = match pending.key_request() {
         Some(kr) => Some(resolver.resolve(&kr).ok_or(VerifyError::KeyUnavailable)?),
         None => None,

@@ -7,7 +7,14 @@
 # is wasm time / native32 time, the arithmetic's is native32 time / native time.
 # Tried on 2026-12-02 and rejected (µs per full verify, wasmtime / Node, this machine):
 # 32-bit backend 148 / 162 (kept); 64-bit backend (--cfg curve25519_dalek_bits="64") 587 / 464;
-# fiat backend 271 / 256; +simd128 151 / 176; opt-level "s" 197 / 236. wasmtime runs from tests/spin-host (its own workspace, own
+# fiat backend 271 / 256; +simd128 151 / 176; opt-level "s" 197 / 236.
+# Tried on 2026-12-02 afternoon, another machine of the same kind (serial arithmetic ~1.6x
+# slower there, IFMA the same; µs per full verify, quiet, pinned): native IFMA 45; native
+# portable 32-bit 192, 64-bit 121; wasmtime 32-bit 210; wasmtime with the wide-arithmetic
+# proposal (RUSTFLAGS='-C target-feature=+wide-arithmetic --cfg curve25519_dalek_bits="64"',
+# WASM_WIDE=1 wasm-verify-bench) 126 = 1.04x the native 64-bit backend, 2.8x native IFMA.
+# So the runtime adds ~5 %; the gap is vector (IFMA/AVX2) vs scalar field arithmetic. Not
+# shipped: Spin's runtime and Node 20 refuse modules that use wide-arithmetic. wasmtime runs from tests/spin-host (its own workspace, own
 # target dir: $SPIN_TARGET_DIR, default the spin gate's $HOME/.cache/aauth-target-spin).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

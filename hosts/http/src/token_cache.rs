@@ -200,7 +200,8 @@ mod tests {
     use aauth_core::httpsig::{SignOptions, SignatureError, VerifyPolicy, sign_request};
     use aauth_core::token::{AuthClaims, TokenErrorKind};
     use aauth_core::verify::{
-        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, verify_request_cached,
+        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, begin_headers,
+        verify_request_cached,
     };
     use aauth_core::{KeyScheme, RequestParts, Signer, SigningKey};
 
@@ -523,5 +524,54 @@ mod tests {
             .finish_cached(&req, &entry, &policy, &tokens, NOW)
             .unwrap_err();
         assert_eq!(e, VerifyError::CachedTokenMismatch);
+    }
+
+    /// The sequence an async host runs (aauth-tower): headers checked, the cache asked
+    /// before the token is decoded, the token decoded and its issuer checked only on a miss.
+    #[test]
+    fn an_async_host_decodes_the_token_only_on_a_miss() {
+        let cache = BoundedTokenCache::new(8);
+        let policy = VerifyPolicy::default();
+        let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
+        let t = token(RESOURCE, 600, 0);
+        let key = ResolvedKey::from_jwk(auth().public_jwk()).unwrap();
+        for i in 0..3 {
+            let at = NOW.saturating_add(i);
+            let headers = signed(&t, &agent(), at);
+            let h = borrowed(&headers);
+            let req = RequestParts::new("GET", "resource.example", "/data", &h);
+            let mut checked = begin_headers(&req, &policy, at).unwrap();
+            let digest = checked.token_digest().unwrap();
+            assert_eq!(digest, TokenDigest::of(&t));
+            let v = match cache.get(&digest, at) {
+                Some(hit) => checked
+                    .finish_cached(&req, &hit, &policy, &tokens, at)
+                    .unwrap(),
+                None => {
+                    assert_eq!(i, 0, "only the first request misses");
+                    let pending = checked.decode_token(&tokens).unwrap();
+                    assert!(pending.key_request().is_some());
+                    let (v, remembered) = pending
+                        .finish_remembering(&req, Some(&key), &policy, &tokens, at)
+                        .unwrap();
+                    cache.insert(Arc::new(remembered.unwrap()), at);
+                    v
+                }
+            };
+            assert!(matches!(v.identity(), Identity::Authorized { .. }));
+        }
+        assert_eq!(cache.stats().hits, 2);
+
+        // On a miss the decoded token meets begin's checks: an untrusted issuer is refused
+        // before any key is asked for.
+        let headers = signed(&token(RESOURCE, 600, 1), &agent(), NOW);
+        let h = borrowed(&headers);
+        let req = RequestParts::new("GET", "resource.example", "/data", &h);
+        let checked = begin_headers(&req, &policy, NOW).unwrap();
+        let other = TokenPolicy::new(RESOURCE).with_trusted_issuers(&["https://other.example"]);
+        assert_eq!(
+            checked.decode_token(&other).unwrap_err(),
+            VerifyError::UntrustedIssuer
+        );
     }
 }

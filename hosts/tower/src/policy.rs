@@ -7,7 +7,9 @@ use std::sync::Arc;
 use aauth_core::UnixTime;
 use aauth_core::replay;
 use aauth_core::token::TokenType;
-use aauth_core::verify::{self, TokenCache as _, TokenPolicy, VerifiedRequest, VerifyError};
+use aauth_core::verify::{
+    self, Identity, TokenCache as _, TokenPolicy, VerifiedRequest, VerifyError,
+};
 use aauth_http::{
     ChallengeIssuer, Refusal, RequestView, presents_auth_token, verification_challenge,
 };
@@ -147,24 +149,24 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             .with_leeway(cfg.leeway);
         let policy = &cfg.verify_policy;
 
-        let mut pending = match verify::begin(&req, policy, &tokens, now) {
-            Ok(p) => p,
-            Err(e) => {
-                let auth = presents_auth_token(&e);
-                return Err(failed(e, auth));
-            }
+        let early = |e: VerifyError| {
+            let auth = presents_auth_token(&e);
+            failed(e, auth)
         };
-        let auth = pending.token().and_then(|t| t.token_type()) == Some(TokenType::Auth);
-        let scheme = pending.signature_key().scheme.name();
-        // A token verified before skips the issuer key lookup and its own verification; the
-        // request signature is still checked (aauth_core::verify::TokenCache).
+        let mut checked = verify::begin_headers(&req, policy, now).map_err(early)?;
+        let scheme = checked.signature_key().scheme.name();
+        // A token verified before skips its decoding, the issuer key lookup and its own
+        // verification; the request signature is still checked (aauth_core::verify::TokenCache).
         let cache = &cfg.token_cache;
-        if let Some(hit) = pending.token_digest().and_then(|d| cache.get(&d, now)) {
-            return pending
+        if let Some(hit) = checked.token_digest().and_then(|d| cache.get(&d, now)) {
+            let auth = matches!(hit.identity(), Identity::Authorized { .. });
+            return checked
                 .finish_cached(&req, &hit, policy, &tokens, now)
                 .map(|v| (v, scheme))
                 .map_err(|e| failed(e, auth));
         }
+        let pending = checked.decode_token(&tokens).map_err(early)?;
+        let auth = pending.token().and_then(|t| t.token_type()) == Some(TokenType::Auth);
         let resolved = match pending.key_request() {
             Some(kr) => match cfg.fetcher.fetch(&kr).await {
                 Ok(k) => Some(k),

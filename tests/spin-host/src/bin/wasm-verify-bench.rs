@@ -2,11 +2,13 @@
 //! binary does: `wasm-verify-bench path/to/aauth_verify_loop.wasm [iters]` prints
 //! `{"wasmtime_us": …, "wasmtime_raw_us": …}`, mean microseconds per full verification and per
 //! pair of raw Ed25519 verifications, best of five batches each. Used by `tests/bench/wasm.sh`.
+//! With `WASM_WIDE` set, wasmtime accepts the wide-arithmetic proposal (`i64.mul_wide_u`),
+//! for a module built with `-C target-feature=+wide-arithmetic` (see that script's header).
 
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
-use wasmtime::{Engine, Instance, Module, Store, TypedFunc};
+use wasmtime::{Config, Engine, Instance, Module, Store, TypedFunc};
 
 /// Mean microseconds per call of `run`, best of five batches of `iters`.
 fn best_of_five(store: &mut Store<()>, run: &TypedFunc<u32, u32>, iters: u32) -> Result<f64> {
@@ -26,7 +28,11 @@ fn main() -> Result<()> {
         .next()
         .context("usage: wasm-verify-bench FILE.wasm [iters]")?;
     let iters: u32 = args.next().map_or(Ok(2000), |a| a.parse())?;
-    let engine = Engine::default();
+    let mut config = Config::new();
+    if std::env::var_os("WASM_WIDE").is_some() {
+        config.wasm_wide_arithmetic(true);
+    }
+    let engine = Engine::new(&config)?;
     let module = Module::from_file(&engine, &file)?;
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[])?;
