@@ -54,6 +54,10 @@ use crate::token::{
 use once_cell::race::OnceBox;
 use sha2::{Digest as _, Sha256};
 
+mod cache;
+
+pub use cache::{DEFAULT_TOKEN_CACHE_CAPACITY, TokenStore};
+
 /// Where a key set is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -802,7 +806,7 @@ fn agent_validation<'t>(tokens: &TokenPolicy<'t>) -> Validation<'t> {
 
 /// The SHA-256 of a compact token, under which a [`TokenCache`] keeps it. A collision-free
 /// key means the cache never has to store the token itself (hundreds of bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TokenDigest(pub [u8; 32]);
 
 impl TokenDigest {
@@ -852,7 +856,8 @@ impl ValidatedToken {
 }
 
 /// Where a host keeps [`ValidatedToken`]s between requests. Implementations must be bounded
-/// (a client can present any number of distinct valid tokens); `aauth-http` has one.
+/// (a client can present any number of distinct valid tokens): [`TokenStore`] is the bounded
+/// state, which `aauth-http`'s `BoundedTokenCache` puts behind a lock.
 ///
 /// The core never calls the cache by itself except in [`verify_request_cached`]; async hosts
 /// call [`get`](Self::get) after [`begin_headers`], before the token is decoded, and

@@ -58,8 +58,62 @@ export interface VerifyOptions {
   /** Returns the JWK Set (or JWK) for a key request; default: fetch metadata then jwks_uri. */
   resolveKey?: (req: KeyRequest) => Promise<JwkSet | Jwk>;
   fetch?: typeof fetch;
+  /**
+   * Where fetched metadata and JWK Sets are kept (unless `resolveKey` is given): default
+   * `defaultKeyCache`, shared by the module; `false` fetches them on every verification.
+   */
+  keyCache?: KeySetCache | false;
+  /**
+   * Remember verified `scheme=jwt` tokens: a token seen again needs no key and no token
+   * signature check until its `exp` (the request signature is verified every time).
+   */
+  tokenCache?: TokenCache;
   /** Refuse a replayed `Nonce` on POST/PUT/DELETE/PATCH (keep one per resource). */
   replayCache?: ReplayCache;
+}
+
+export interface KeySetCacheOptions {
+  /** Most URLs held (default 10 000); the least recently used goes first. */
+  capacity?: number;
+  /** Seconds a document without a usable `Cache-Control` is kept (default 300). */
+  defaultTtl?: number;
+  /** Lower clamp of `max-age` and lifetime of `no-store`/`no-cache` (default and minimum 60). */
+  minTtl?: number;
+  /** Upper clamp of `max-age` (default 86 400). */
+  maxTtl?: number;
+}
+
+/**
+ * Metadata documents and JWK Sets by URL, with lifetimes from `Cache-Control` (clamped),
+ * shared in-flight fetches, failures not kept, and at most one refetch a minute per URL for
+ * an unknown `kid`.
+ */
+export class KeySetCache {
+  constructor(options?: KeySetCacheOptions);
+  readonly capacity: number;
+  readonly defaultTtl: number;
+  readonly minTtl: number;
+  readonly maxTtl: number;
+  /** `hits`: lookups answered without a fetch of their own; `fetches`: requests sent. */
+  readonly stats: { hits: number; fetches: number; evictions: number };
+  /** URLs held. */
+  readonly size: number;
+  /** The lifetime (seconds) a `Cache-Control` value gives. */
+  lifetime(cacheControl: string | null): number;
+  /** The JSON document at `url` (fresh at `now`, else fetched). */
+  get(url: string, opts?: { fetch?: typeof fetch; now?: number; code?: string; refresh?: (doc: unknown) => boolean }): Promise<unknown>;
+  clear(): void;
+}
+
+/** The `KeySetCache` `verifyRequest` uses by default. */
+export const defaultKeyCache: KeySetCache;
+
+/** Verified `scheme=jwt` tokens, bounded (default capacity 4096, first in first out). */
+export class TokenCache {
+  constructor(capacity?: number);
+  /** How many tokens are remembered. */
+  readonly size: number;
+  free(): void;
 }
 
 /** Accepted `Nonce` values, bounded (default capacity 100 000). */
@@ -137,7 +191,7 @@ export function contentDigest(body: BodyLike): string;
 export function signatureKeyHeader(opts: Omit<SignOptions, 'key'> & { key?: Jwk | string }): string;
 export function signRequest(req: RequestLike, opts: SignOptions): Record<string, string>;
 export function verifyKeyRequest(req: RequestLike, opts: VerifyOptions): KeyRequest | null;
-export function fetchKeySet(req: KeyRequest, opts?: { fetch?: typeof fetch }): Promise<JwkSet>;
+export function fetchKeySet(req: KeyRequest, opts?: { fetch?: typeof fetch; cache?: KeySetCache; now?: number }): Promise<JwkSet>;
 export function verifyRequest(req: RequestLike, opts: VerifyOptions): Promise<VerifiedRequest>;
 export function parseAgentAuth(value: string): AgentAuthChallenge;
 export function buildAgentAuth(challenge: AgentAuthChallenge): string;

@@ -158,6 +158,7 @@ export function signRequest(req, opts) {
 function verifyOpts(o) {
   return JSON.stringify({
     now: nowSecs(o.now),
+    replay: !!o.replayCache,
     audience: o.audience,
     trustedIssuers: o.trustedIssuers ?? [],
     window: o.window,
@@ -165,14 +166,26 @@ function verifyOpts(o) {
   });
 }
 
+// The wasm verification exports always take a token cache and a replay cache; these stand in
+// when the caller has none (an empty token cache never remembers or finds anything; the
+// replay cache is not used when the options say `replay: false`).
+let spares;
+const spare = () => (spares ??= { tokens: new wasm.TokenCache(0), replay: new wasm.ReplayCache(1) });
+
 /** The key a request needs (`null` for `hwk`), after every keyless check. */
 export function verifyKeyRequest(req, opts) {
-  const r = call(wasm.verifyKeyRequest, JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts));
+  const { tokens, replay } = spare();
+  const r = call(wasm.verifyCached, tokens, replay, JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts));
   return r === undefined || r === null ? null : JSON.parse(r);
 }
 
 /** Fetches a JSON document (used by verifyRequest and aauthFetch). */
 async function getJson(fetchFn, url, code) {
+  return (await getDoc(fetchFn, url, code)).body;
+}
+
+/** Fetches a JSON document with its `Cache-Control` value (`null` when absent). */
+async function getDoc(fetchFn, url, code) {
   let res;
   try {
     res = await fetchFn(url, { headers: { accept: 'application/json' } });
@@ -180,20 +193,156 @@ async function getJson(fetchFn, url, code) {
     throw new AAuthError(code, `fetching ${url} failed: ${e.message}`);
   }
   if (!res.ok) throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  let body;
   try {
-    return await res.json();
+    body = await res.json();
   } catch {
     throw new AAuthError(code, `${url} is not JSON`);
   }
+  const cacheControl = res.headers && typeof res.headers.get === 'function' ? res.headers.get('cache-control') : null;
+  return { body, cacheControl };
 }
 
-/** Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. */
-export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetch } = {}) {
+/**
+ * What `Cache-Control` says about a response's freshness (RFC 9111 §5.2.2), as
+ * `aauth_http::Freshness::from_headers` reads it: `{maxAge: N}`, `'no-store'` (also
+ * `no-cache`, and a `max-age` without valid delta-seconds), or `null` (no usable directive).
+ * The most restrictive directive wins.
+ */
+function freshness(value) {
+  let out = null;
+  if (typeof value !== 'string') return out;
+  for (const directive of value.split(',')) {
+    const eq = directive.indexOf('=');
+    const name = (eq < 0 ? directive : directive.slice(0, eq)).trim().toLowerCase();
+    if (name === 'no-store' || name === 'no-cache') return 'no-store';
+    if (name === 'max-age') {
+      const arg = eq < 0 ? '' : directive.slice(eq + 1).trim().replace(/^"+|"+$/g, '');
+      if (!/^[0-9]+$/.test(arg)) return 'no-store';
+      out = { maxAge: Number(arg) };
+    }
+  }
+  return out;
+}
+
+/** The refetch floor: "MUST NOT refetch a given issuer's JWKS more frequently than once per minute" (digest S-23). */
+const FLOOR = 60;
+
+/**
+ * Fetched metadata documents and JWK Sets by URL, for `verifyRequest` (the JS counterpart of
+ * the Rust hosts' `aauth-discovery` cache, with the same lifetimes):
+ *
+ * - kept as long as the response's `Cache-Control: max-age` says, clamped to
+ *   `minTtl..maxTtl` (default 60 s .. 24 h; `minTtl` is never below the 60 s refetch floor);
+ *   `defaultTtl` (5 min) without a usable directive; `no-store` / `no-cache` for `minTtl` only
+ *   (a verifier MUST cache a JWKS and MUST NOT fetch it more than once a minute);
+ * - at most `capacity` URLs (default 10 000), the least recently used evicted first;
+ * - concurrent lookups of one URL share one fetch; a failed fetch is not kept (the next
+ *   lookup fetches again);
+ * - a JWKS without the `kid` a request names is fetched again, at most once per `minTtl`
+ *   per URL (key rotation).
+ *
+ * Expiry follows the `now` (seconds) of each call. `stats`: `{hits, fetches, evictions}`.
+ */
+export class KeySetCache {
+  #docs = new Map(); // url -> {body, expires, fetchedAt}; Map order = least recently used first
+  #inflight = new Map(); // url -> Promise<body>
+
+  constructor({ capacity = 10_000, defaultTtl = 300, minTtl = FLOOR, maxTtl = 86_400 } = {}) {
+    this.capacity = Math.max(1, capacity);
+    this.defaultTtl = defaultTtl;
+    this.minTtl = Math.max(FLOOR, minTtl);
+    this.maxTtl = maxTtl;
+    /** `hits`: lookups answered without fetching (also those that waited for a shared fetch); `fetches`: HTTP requests sent. */
+    this.stats = { hits: 0, fetches: 0, evictions: 0 };
+  }
+
+  /** The number of URLs held. */
+  get size() {
+    return this.#docs.size;
+  }
+
+  /** Forgets everything (the next lookups fetch). */
+  clear() {
+    this.#docs.clear();
+  }
+
+  /** The lifetime in seconds a `Cache-Control` value gives (`aauth_http::Freshness::lifetime`). */
+  lifetime(cacheControl) {
+    const f = freshness(cacheControl);
+    const secs = f === null ? this.defaultTtl : f === 'no-store' ? this.minTtl : f.maxAge;
+    return Math.min(Math.max(secs, this.minTtl), Math.max(this.maxTtl, this.minTtl));
+  }
+
+  /**
+   * The JSON document at `url`, from the cache while fresh at `now`, else fetched with
+   * `fetch`. With `refresh(body)` returning true for the cached document (a JWKS without
+   * the wanted `kid`), it is fetched again if the last fetch is at least `minTtl` old.
+   */
+  async get(url, { fetch: fetchFn = globalThis.fetch, now, code = 'invalid_signature', refresh } = {}) {
+    const t = nowSecs(now);
+    const doc = this.#docs.get(url);
+    if (doc && t < doc.expires) {
+      const stale = refresh && refresh(doc.body) && t - doc.fetchedAt >= this.minTtl;
+      if (!stale) {
+        this.#docs.delete(url);
+        this.#docs.set(url, doc); // most recently used
+        this.stats.hits++;
+        return doc.body;
+      }
+    }
+    let p = this.#inflight.get(url);
+    if (p) {
+      this.stats.hits++;
+      return p;
+    }
+    // The refetch floor counts every fetch started, including one that fails.
+    if (doc) doc.fetchedAt = t;
+    p = (async () => {
+      try {
+        this.stats.fetches++;
+        const { body, cacheControl } = await getDoc(fetchFn, url, code);
+        this.#docs.delete(url);
+        this.#docs.set(url, { body, expires: t + this.lifetime(cacheControl), fetchedAt: t });
+        while (this.#docs.size > this.capacity) {
+          this.#docs.delete(this.#docs.keys().next().value);
+          this.stats.evictions++;
+        }
+        return body;
+      } catch (e) {
+        // A document still fresh stays (a failed kid refresh must not take known keys down).
+        const old = this.#docs.get(url);
+        if (old && t >= old.expires) this.#docs.delete(url);
+        throw e;
+      } finally {
+        this.#inflight.delete(url);
+      }
+    })();
+    this.#inflight.set(url, p);
+    return p;
+  }
+}
+
+/** The cache `verifyRequest` uses unless given `keyCache` (one per module instance). */
+export const defaultKeyCache = new KeySetCache();
+
+const lacksKid = (kid) => (jwks) => !(Array.isArray(jwks?.keys) && jwks.keys.some((k) => k && k.kid === kid));
+
+/**
+ * Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. With `cache` (a
+ * `KeySetCache`), both documents are taken from it and a JWKS missing the request's `kid` is
+ * refetched at most once per minute.
+ */
+export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetch, cache, now } = {}) {
   const code = 'invalid_signature';
-  if (keyRequest.source.jwks) return getJson(fetchFn, keyRequest.source.jwks, code);
-  const md = await getJson(fetchFn, keyRequest.source.metadata.url, code);
+  const get = cache
+    ? (url, refresh) => cache.get(url, { fetch: fetchFn, now, code, refresh })
+    : (url) => getJson(fetchFn, url, code);
+  const refresh = typeof keyRequest.kid === 'string' ? lacksKid(keyRequest.kid) : undefined;
+  if (keyRequest.source.jwks) return get(keyRequest.source.jwks, refresh);
+  const md = await get(keyRequest.source.metadata.url);
   if (typeof md.jwks_uri !== 'string') throw new AAuthError(code, 'metadata has no jwks_uri');
-  return getJson(fetchFn, md.jwks_uri, code);
+  return get(md.jwks_uri, refresh);
 }
 
 /**
@@ -202,25 +351,53 @@ export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetc
  */
 export const ReplayCache = wasm.ReplayCache;
 
+function resolveKey(kr, opts) {
+  if (opts.resolveKey) return opts.resolveKey(kr);
+  const cache = opts.keyCache === false ? undefined : opts.keyCache ?? defaultKeyCache;
+  return fetchKeySet(kr, { fetch: opts.fetch, cache, now: opts.now });
+}
+
 /**
  * Verifies a signed request (for resources written in JS).
  * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?,
- * replayCache?}`. With a `replayCache`, a `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted
- * once per authority and key within the `created` window; a replay is `invalid_signature`.
+ * keyCache?, tokenCache?, replayCache?}`. Keys are fetched through `keyCache` (a `KeySetCache`;
+ * default the module's shared `defaultKeyCache`, `false` fetches on every call) unless
+ * `resolveKey` is given. With a `tokenCache`, a `scheme=jwt` token verified before is not
+ * verified again (no key lookup) until its `exp`; the request signature always is. With a
+ * `replayCache`, a `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted once per authority
+ * and key within the `created` window; a replay is `invalid_signature`.
  * Returns `{scheme, agent, agentDelegate, thumbprint, jwk, label, created, claims}`.
  */
 export async function verifyRequest(req, opts) {
+  if (opts.tokenCache) return verifyRemembered(req, opts);
   const kr = verifyKeyRequest(req, opts);
   let key = null;
-  if (kr) {
-    const resolve = opts.resolveKey ?? ((k) => fetchKeySet(k, { fetch: opts.fetch }));
-    key = JSON.stringify(await resolve(kr));
-  }
+  if (kr) key = JSON.stringify(await resolveKey(kr, opts));
   const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts), key];
-  const out = opts.replayCache
-    ? call(wasm.verifyRequestReplay, opts.replayCache, ...args)
-    : call(wasm.verifyRequest, ...args);
-  return JSON.parse(out);
+  return JSON.parse(call(wasm.verifyRemembering, spare().tokens, opts.replayCache ?? spare().replay, ...args));
+}
+
+/**
+ * The `scheme=jwt` tokens a JS resource has verified, bounded (the core's `TokenStore`, the
+ * one behind the Rust hosts' cache): pass one to `verifyRequest` as `tokenCache`.
+ * `new TokenCache(capacity = 4096)`; `.size`.
+ */
+export const TokenCache = wasm.TokenCache;
+
+/**
+ * verifyRequest with a token cache: a remembered token is looked up before anything is
+ * decoded or fetched (a hit: no key lookup, no token signature check; the request signature
+ * and the token's claims are checked every time); on a miss the key is resolved and the
+ * verified token remembered.
+ */
+async function verifyRemembered(req, opts) {
+  const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts)];
+  const replay = opts.replayCache ?? spare().replay;
+  const r = call(wasm.verifyCached, opts.tokenCache, replay, ...args);
+  const first = r === undefined || r === null ? null : JSON.parse(r);
+  if (first && first.scheme) return first; // a remembered token: verified
+  const key = first ? JSON.stringify(await resolveKey(first, opts)) : null;
+  return JSON.parse(call(wasm.verifyRemembering, opts.tokenCache, replay, ...args, key));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use aauth_core::agent_auth::AgentAuth;
 use aauth_core::httpsig::{self, SignOptions, VerifyPolicy};
 use aauth_core::jws::UnverifiedJws;
 use aauth_core::replay::{self, ReplayCache, ReplayScope};
 use aauth_core::signature_key::{JwksRef, KeyScheme};
-use aauth_core::verify::{self, Identity, KeyPurpose, KeySource, ResolvedKey, TokenPolicy};
+use aauth_core::verify::{
+    self, Identity, KeyPurpose, KeySource, PendingRequest, ResolvedKey, TokenPolicy, TokenStore,
+    VerifiedRequest,
+};
 use aauth_core::{
     AgentClaims, AuthClaims, ErrorCode, Jwk, Jwks, ProtocolError, RequestParts, ResourceClaims,
     Signer, SigningKey, UnixTime, UnverifiedToken, Validation,
@@ -269,6 +273,10 @@ struct VerifyOpts {
     window: Option<u64>,
     #[serde(default)]
     leeway: Option<u64>,
+    /// Whether the replay cache passed along is to be used (the token-cache exports always
+    /// take one).
+    #[serde(default)]
+    replay: bool,
 }
 
 fn with_policies<T>(
@@ -287,42 +295,43 @@ fn with_policies<T>(
     f(&policy, &tokens)
 }
 
+#[cfg(test)]
 pub(crate) fn verify_key_request(
     req: &str,
     body: Option<&[u8]>,
     opts: &str,
 ) -> Result<Option<String>> {
-    let req: Req = parse("request", req)?;
-    let o: VerifyOpts = parse("options", opts)?;
-    let headers = req.header_refs();
-    let p = parts(&req, &headers, body);
-    with_policies(&o, |policy, tokens| {
-        let pending = verify::begin(&p, policy, tokens, UnixTime::from_secs(o.now))
-            .map_err(|e| Error::protocol(&e))?;
-        let Some(kr) = pending.key_request() else {
-            return Ok(None);
-        };
-        let source = match kr.source {
-            KeySource::Jwks(url) => json!({ "jwks": url }),
-            KeySource::Metadata { id, well_known } => {
-                json!({ "metadata": { "id": id, "wellKnown": well_known,
-                    "url": aauth_core::metadata::well_known_url(id, well_known) } })
-            }
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::UnsupportedScheme,
-                    "unknown key source",
-                ));
-            }
-        };
-        let purpose = match kr.purpose {
-            KeyPurpose::Signer => "signer",
-            KeyPurpose::AgentToken => "agentToken",
-            KeyPurpose::AuthToken => "authToken",
-            _ => "other",
-        };
-        to_json(&json!({ "source": source, "kid": kr.kid, "purpose": purpose })).map(Some)
-    })
+    match first_step(None, req, body, opts, None)? {
+        First::Key(kr) => Ok(kr),
+        First::Verified(_) => Err(Error::new(ErrorCode::ServerError, "no token cache")),
+    }
+}
+
+/// The key a pending request needs, as JSON `{source, kid, purpose}`; `None` for `hwk`.
+fn key_request_json(pending: &PendingRequest<'_>) -> Result<Option<String>> {
+    let Some(kr) = pending.key_request() else {
+        return Ok(None);
+    };
+    let source = match kr.source {
+        KeySource::Jwks(url) => json!({ "jwks": url }),
+        KeySource::Metadata { id, well_known } => {
+            json!({ "metadata": { "id": id, "wellKnown": well_known,
+                "url": aauth_core::metadata::well_known_url(id, well_known) } })
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorCode::UnsupportedScheme,
+                "unknown key source",
+            ));
+        }
+    };
+    let purpose = match kr.purpose {
+        KeyPurpose::Signer => "signer",
+        KeyPurpose::AgentToken => "agentToken",
+        KeyPurpose::AuthToken => "authToken",
+        _ => "other",
+    };
+    to_json(&json!({ "source": source, "kid": kr.kid, "purpose": purpose })).map(Some)
 }
 
 /// A JWK Set or a single JWK, narrowed to `kid`.
@@ -338,9 +347,139 @@ fn resolve(key: &str, kid: Option<&str>) -> Result<ResolvedKey> {
     }
 }
 
-/// `replay`: when given, a `Nonce` on an unsafe method is checked against and recorded
-/// in it once the request verified (digest L§10.5; the same rule as aauth-tower's).
+/// `replay`: when given (and `opts.replay` is true), a `Nonce` on an unsafe method is
+/// checked against and recorded in it once the request verified (digest L§10.5; the same
+/// rule as aauth-tower's).
+#[cfg(test)]
 pub(crate) fn verify_request(
+    req: &str,
+    body: Option<&[u8]>,
+    opts: &str,
+    key: Option<&str>,
+    replay: Option<&RefCell<ReplayCache>>,
+) -> Result<String> {
+    verify_remembering(None, req, body, opts, key, replay)
+}
+
+/// A verified request as JSON for JS, after the `Nonce` replay check when `replay` is given.
+fn output(
+    v: &VerifiedRequest,
+    req: &Req,
+    headers: &[(&str, &[u8])],
+    o: &VerifyOpts,
+    policy: &VerifyPolicy,
+    replay: Option<&RefCell<ReplayCache>>,
+) -> Result<String> {
+    if let Some(cache) = replay {
+        let nonces = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("nonce"))
+            .map(|(_, v)| *v);
+        let claim = replay::nonce_claim(
+            &req.method,
+            nonces,
+            &req.authority,
+            v,
+            policy.window,
+            ReplayScope::Unsafe,
+        )
+        .map_err(|e| Error::protocol(&e))?;
+        if let Some(c) = claim {
+            cache
+                .borrow_mut()
+                .check_and_insert(c, o.now)
+                .map_err(|e| Error::protocol(&e))?;
+        }
+    }
+    let (scheme, claims) = match v.identity() {
+        Identity::Pseudonymous => ("hwk", Value::Null),
+        Identity::Agent { .. } => ("jwks", Value::Null),
+        Identity::Delegate { token } => (
+            "jwt",
+            serde_json::to_value(token.claims()).unwrap_or(Value::Null),
+        ),
+        Identity::Authorized { token } => (
+            "jwt",
+            serde_json::to_value(token.claims()).unwrap_or(Value::Null),
+        ),
+        _ => ("other", Value::Null),
+    };
+    to_json(&json!({
+        "scheme": scheme,
+        "agent": v.agent(),
+        "agentDelegate": v.agent_delegate(),
+        "thumbprint": v.signer_thumbprint(),
+        "jwk": v.signer_jwk(),
+        "label": v.label(),
+        "created": v.created(),
+        "claims": claims,
+    }))
+}
+
+/// What the first step of a verification found.
+enum First {
+    /// A remembered token: the verified request as JSON.
+    Verified(String),
+    /// The key the request needs, as JSON (`None` for `hwk`).
+    Key(Option<String>),
+}
+
+/// First step with a token cache: a `scheme=jwt` token remembered in `store` finishes the
+/// verification here with no key (the JSON [`verify_request`] returns, with `scheme`);
+/// otherwise the key the request needs (JSON with `source`; `None` for `hwk`), for
+/// [`verify_remembering`] once the caller has fetched it. The request signature is verified
+/// on every hit; the token's claims are rechecked at `now`.
+pub(crate) fn verify_cached(
+    store: &RefCell<TokenStore>,
+    req: &str,
+    body: Option<&[u8]>,
+    opts: &str,
+    replay: Option<&RefCell<ReplayCache>>,
+) -> Result<Option<String>> {
+    Ok(match first_step(Some(store), req, body, opts, replay)? {
+        First::Verified(v) => Some(v),
+        First::Key(kr) => kr,
+    })
+}
+
+/// Every keyless check, then a lookup of a `scheme=jwt` token in `store`.
+fn first_step(
+    store: Option<&RefCell<TokenStore>>,
+    req: &str,
+    body: Option<&[u8]>,
+    opts: &str,
+    replay: Option<&RefCell<ReplayCache>>,
+) -> Result<First> {
+    let req: Req = parse("request", req)?;
+    let o: VerifyOpts = parse("options", opts)?;
+    let headers = req.header_refs();
+    let p = parts(&req, &headers, body);
+    let now = UnixTime::from_secs(o.now);
+    let replay = replay.filter(|_| o.replay);
+    with_policies(&o, |policy, tokens| {
+        let mut checked =
+            verify::begin_headers(&p, policy, now).map_err(|e| Error::protocol(&e))?;
+        let hit = store.and_then(|s| {
+            let d = checked.token_digest()?;
+            s.borrow_mut().get(&d, now)
+        });
+        if let Some(hit) = hit {
+            let v = checked
+                .finish_cached(&p, &hit, policy, tokens, now)
+                .map_err(|e| Error::protocol(&e))?;
+            return output(&v, &req, &headers, &o, policy, replay).map(First::Verified);
+        }
+        let pending = checked
+            .decode_token(tokens)
+            .map_err(|e| Error::protocol(&e))?;
+        key_request_json(&pending).map(First::Key)
+    })
+}
+
+/// Verifies with the fetched `key` (the second step after a miss in [`verify_cached`]),
+/// remembering a verified `scheme=jwt` token in `store` when given.
+pub(crate) fn verify_remembering(
+    store: Option<&RefCell<TokenStore>>,
     req: &str,
     body: Option<&[u8]>,
     opts: &str,
@@ -352,57 +491,21 @@ pub(crate) fn verify_request(
     let headers = req.header_refs();
     let p = parts(&req, &headers, body);
     let now = UnixTime::from_secs(o.now);
+    let replay = replay.filter(|_| o.replay);
     with_policies(&o, |policy, tokens| {
-        let pending = verify::begin(&p, policy, tokens, now).map_err(|e| Error::protocol(&e))?;
+        let pending = verify::begin_headers(&p, policy, now)
+            .and_then(|c| c.decode_token(tokens))
+            .map_err(|e| Error::protocol(&e))?;
         let kid = pending.key_request().and_then(|k| k.kid.map(str::to_owned));
         let resolved = key.map(|k| resolve(k, kid.as_deref())).transpose()?;
-        let v = pending
-            .finish(&p, resolved.as_ref(), policy, tokens, now)
+        let (v, remembered) = pending
+            .finish_remembering(&p, resolved.as_ref(), policy, tokens, now)
             .map_err(|e| Error::protocol(&e))?;
-        if let Some(cache) = replay {
-            let nonces = headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("nonce"))
-                .map(|(_, v)| *v);
-            let claim = replay::nonce_claim(
-                &req.method,
-                nonces,
-                &req.authority,
-                &v,
-                policy.window,
-                ReplayScope::Unsafe,
-            )
-            .map_err(|e| Error::protocol(&e))?;
-            if let Some(c) = claim {
-                cache
-                    .borrow_mut()
-                    .check_and_insert(c, o.now)
-                    .map_err(|e| Error::protocol(&e))?;
-            }
+        let out = output(&v, &req, &headers, &o, policy, replay)?;
+        if let (Some(s), Some(t)) = (store, remembered) {
+            s.borrow_mut().insert(Arc::new(t), now);
         }
-        let (scheme, claims) = match v.identity() {
-            Identity::Pseudonymous => ("hwk", Value::Null),
-            Identity::Agent { .. } => ("jwks", Value::Null),
-            Identity::Delegate { token } => (
-                "jwt",
-                serde_json::to_value(token.claims()).unwrap_or(Value::Null),
-            ),
-            Identity::Authorized { token } => (
-                "jwt",
-                serde_json::to_value(token.claims()).unwrap_or(Value::Null),
-            ),
-            _ => ("other", Value::Null),
-        };
-        to_json(&json!({
-            "scheme": scheme,
-            "agent": v.agent(),
-            "agentDelegate": v.agent_delegate(),
-            "thumbprint": v.signer_thumbprint(),
-            "jwk": v.signer_jwk(),
-            "label": v.label(),
-            "created": v.created(),
-            "claims": claims,
-        }))
+        Ok(out)
     })
 }
 
@@ -564,7 +667,7 @@ mod tests {
             r#"[["content-type","text/plain"],["nonce","Y3VyaW91c2x5Y3VyaW91cw"]]"#,
             1000,
         )?;
-        let vo = r#"{"now":1001,"audience":"http://127.0.0.1:1"}"#;
+        let vo = r#"{"now":1001,"audience":"http://127.0.0.1:1","replay":true}"#;
         let cache = RefCell::new(ReplayCache::new(16));
         let once = verify_request(&with_nonce, Some(b"hi"), vo, None, Some(&cache));
         assert!(once.is_ok(), "{once:?}");
@@ -578,6 +681,53 @@ mod tests {
         assert!(verify_request(&plain, Some(b"hi"), vo, None, Some(&cache)).is_ok());
         assert!(verify_request(&plain, Some(b"hi"), vo, None, Some(&cache)).is_ok());
         assert_eq!(cache.borrow().len(), 1);
+        Ok(())
+    }
+
+    /// With a token cache, a `scheme=jwt` token is verified with a key once; afterwards the
+    /// first step finishes without asking for one, and still checks the request signature.
+    #[test]
+    fn a_remembered_token_needs_no_key() -> Result<()> {
+        let issuer = SigningKey::from_seed(&[5; 32]).with_kid("auth-key-1");
+        let agent = generate_key(Some(&[6; 32]), None)?;
+        let agent_key: Value =
+            serde_json::from_str(&agent).map_err(|e| Error::invalid(e.to_string()))?;
+        let agent_key = signing_key(&agent_key)?;
+        let jwt = AuthClaims::new(
+            "https://auth.example",
+            "https://r.example",
+            agent_key.public_jwk(),
+            UnixTime::from_secs(2000),
+        )
+        .with_agent("https://agent.example")
+        .sign(&issuer)
+        .map_err(|e| Error::protocol(&e))?;
+        let req = r#"{"method":"GET","scheme":"https","authority":"r.example","target":"/x","headers":[]}"#;
+        let sign_with = |key: &str| -> Result<String> {
+            let opts = format!(r#"{{"key":{key},"scheme":"jwt","jwt":"{jwt}","created":1000}}"#);
+            let added: Vec<(String, String)> =
+                serde_json::from_str(&sign_request(req, None, &opts)?)
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+            Ok(json!({"method":"GET","scheme":"https","authority":"r.example","target":"/x","headers":added}).to_string())
+        };
+        let signed = sign_with(&agent)?;
+        let vo = r#"{"now":1001,"audience":"https://r.example","trustedIssuers":["https://auth.example"]}"#;
+        let store = RefCell::new(TokenStore::new(4));
+        let first = verify_cached(&store, &signed, None, vo, None)?.unwrap_or_default();
+        let first: Value =
+            serde_json::from_str(&first).map_err(|e| Error::invalid(e.to_string()))?;
+        assert_eq!(first["purpose"], "authToken");
+        let jwks = json!({ "keys": [issuer.public_jwk()] }).to_string();
+        verify_remembering(Some(&store), &signed, None, vo, Some(&jwks), None)?;
+        assert_eq!(store.borrow().len(), 1);
+        let hit = verify_cached(&store, &signed, None, vo, None)?.unwrap_or_default();
+        let hit: Value = serde_json::from_str(&hit).map_err(|e| Error::invalid(e.to_string()))?;
+        assert_eq!(hit["scheme"], "jwt");
+        assert_eq!(hit["agent"], "https://agent.example");
+        // The same token, the request signed by another key: refused on the hit.
+        let other = sign_with(&generate_key(Some(&[7; 32]), None)?)?;
+        let bad = verify_cached(&store, &other, None, vo, None);
+        assert_eq!(bad.map_err(|e| e.code), Err("invalid_signature"));
         Ok(())
     }
 

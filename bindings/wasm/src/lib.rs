@@ -85,60 +85,6 @@ pub fn sign_request(req: &str, body: Option<Vec<u8>>, opts: &str) -> Result<Stri
     api::sign_request(req, body.as_deref(), opts).map_err(js)
 }
 
-/// First half of verification: checks everything that needs no key and returns the key the
-/// caller must fetch (JSON `{source: {jwks} | {metadata: {id, wellKnown}}, kid, purpose}`),
-/// or `null` when the request carries its key (`hwk`).
-///
-/// # Errors
-/// The protocol error of the first failed check.
-#[wasm_bindgen(js_name = verifyKeyRequest)]
-pub fn verify_key_request(
-    req: &str,
-    body: Option<Vec<u8>>,
-    opts: &str,
-) -> Result<Option<String>, JsValue> {
-    api::verify_key_request(req, body.as_deref(), opts).map_err(js)
-}
-
-/// Verifies a request with the resolved key (a JWK Set or JWK as JSON; `None` for `hwk`).
-/// Returns JSON `{scheme, agent, agentDelegate, thumbprint, jwk, label, created, claims}`.
-///
-/// # Errors
-/// The protocol error of the first failed check.
-#[wasm_bindgen(js_name = verifyRequest)]
-pub fn verify_request(
-    req: &str,
-    body: Option<Vec<u8>>,
-    opts: &str,
-    key: Option<String>,
-) -> Result<String, JsValue> {
-    api::verify_request(req, body.as_deref(), opts, key.as_deref(), None).map_err(js)
-}
-
-/// [`verify_request`], then the `Nonce` replay check against `cache` (digest L§10.5: a
-/// `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted once per authority and key within
-/// the `created` window).
-///
-/// # Errors
-/// The protocol error of the first failed check; a replay is `invalid_signature`.
-#[wasm_bindgen(js_name = verifyRequestReplay)]
-pub fn verify_request_replay(
-    cache: &ReplayCache,
-    req: &str,
-    body: Option<Vec<u8>>,
-    opts: &str,
-    key: Option<String>,
-) -> Result<String, JsValue> {
-    api::verify_request(
-        req,
-        body.as_deref(),
-        opts,
-        key.as_deref(),
-        Some(&cache.inner),
-    )
-    .map_err(js)
-}
-
 /// The nonces a JS resource has accepted, bounded (the core's
 /// [`aauth_core::replay::ReplayCache`]: when full it refuses signatures as old as the
 /// nonces it had to forget, never accepts a replay).
@@ -166,6 +112,92 @@ impl ReplayCache {
     pub fn size(&self) -> u32 {
         u32::try_from(self.inner.borrow().len()).unwrap_or(u32::MAX)
     }
+}
+
+/// The `scheme=jwt` tokens a JS resource has verified, bounded (the core's
+/// [`aauth_core::verify::TokenStore`]: first in, first out, an entry served until the
+/// token's `exp`).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct TokenCache {
+    inner: std::cell::RefCell<aauth_core::verify::TokenStore>,
+}
+
+#[wasm_bindgen]
+impl TokenCache {
+    /// A cache of at most `capacity` tokens (default 4096; 0 remembers nothing).
+    #[wasm_bindgen(constructor)]
+    pub fn new(capacity: Option<u32>) -> Self {
+        let capacity = capacity.map_or(aauth_core::verify::DEFAULT_TOKEN_CACHE_CAPACITY, |c| {
+            usize::try_from(c).unwrap_or(usize::MAX)
+        });
+        Self {
+            inner: std::cell::RefCell::new(aauth_core::verify::TokenStore::new(capacity)),
+        }
+    }
+
+    /// How many tokens are remembered.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> u32 {
+        u32::try_from(self.inner.borrow().len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// First half of verification: checks everything that needs no key, then looks a
+/// `scheme=jwt` token up in `tokens`. A remembered token finishes here without a key:
+/// the verified request as JSON `{scheme, agent, agentDelegate, thumbprint, jwk, label,
+/// created, claims}` (after the replay check when `opts.replay` is true). Otherwise the key
+/// the caller must fetch, JSON `{source: {jwks} | {metadata: {id, wellKnown, url}}, kid,
+/// purpose}`, or `null` when the request carries its key (`hwk`), for
+/// [`verify_remembering`]. (The wrapper passes an empty cache to ask for the key only.)
+///
+/// # Errors
+/// The protocol error of the first failed check.
+#[wasm_bindgen(js_name = verifyCached)]
+pub fn verify_cached(
+    tokens: &TokenCache,
+    replay: &ReplayCache,
+    req: &str,
+    body: Option<Vec<u8>>,
+    opts: &str,
+) -> Result<Option<String>, JsValue> {
+    api::verify_cached(
+        &tokens.inner,
+        req,
+        body.as_deref(),
+        opts,
+        Some(&replay.inner),
+    )
+    .map_err(js)
+}
+
+/// Second half of verification, with the resolved key (a JWK Set or JWK as JSON; `None` for
+/// `hwk`): returns the verified request as JSON (see [`verify_cached`]), remembers a
+/// verified `scheme=jwt` token in `tokens`, and when `opts.replay` is true checks the
+/// `Nonce` against `replay` (digest L§10.5: a `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is
+/// accepted once per authority and key within the `created` window; a replay is
+/// `invalid_signature`).
+///
+/// # Errors
+/// The protocol error of the first failed check.
+#[wasm_bindgen(js_name = verifyRemembering)]
+pub fn verify_remembering(
+    tokens: &TokenCache,
+    replay: &ReplayCache,
+    req: &str,
+    body: Option<Vec<u8>>,
+    opts: &str,
+    key: Option<String>,
+) -> Result<String, JsValue> {
+    api::verify_remembering(
+        Some(&tokens.inner),
+        req,
+        body.as_deref(),
+        opts,
+        key.as_deref(),
+        Some(&replay.inner),
+    )
+    .map_err(js)
 }
 
 /// Parses an `Agent-Auth` challenge into JSON.

@@ -1,27 +1,21 @@
 //! A bounded, evicting [`TokenCache`] for resource hosts.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aauth_core::UnixTime;
-use aauth_core::verify::{TokenCache, TokenDigest, ValidatedToken};
-
-/// Default number of tokens a resource remembers.
-pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 4096;
+pub use aauth_core::verify::DEFAULT_TOKEN_CACHE_CAPACITY;
+use aauth_core::verify::{TokenCache, TokenDigest, TokenStore, ValidatedToken};
 
 /// A [`TokenCache`] holding at most `capacity` verified tokens, keyed by the SHA-256 of the
-/// token (the token itself is not stored).
+/// token (the token itself is not stored): the core's [`TokenStore`] (expiry, FIFO
+/// eviction; the same store the npm package uses) behind a lock, with
+/// hit and miss counters. A hit takes the lock for one map lookup.
 ///
 /// - An entry is served until the token's `exp` (the core re-checks the claims on every
 ///   hit anyway); an expired entry is dropped when it is looked up.
-/// - When full, the oldest entry is evicted first (first in, first out): tokens are issued
-///   with similar lifetimes, so the oldest is the closest to expiry, and FIFO needs no
-///   bookkeeping on the hit path (a hit takes the lock for one map lookup).
-/// - Every operation is O(1) amortised: dropping an expired entry leaves its place in the
-///   insertion queue behind as a tombstone, skipped at eviction and swept once tombstones
-///   could outnumber the entries, so no operation scans the queue per call.
+/// - When full, the oldest entry is evicted first (first in, first out).
 /// - Capacity 0 disables the cache: nothing is stored, every lookup misses.
 ///
 /// ```
@@ -37,58 +31,9 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub struct BoundedTokenCache {
     capacity: usize,
-    state: Mutex<State>,
+    state: Mutex<TokenStore>,
     hits: AtomicU64,
     misses: AtomicU64,
-    evictions: AtomicU64,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Each entry with the sequence number of its insertion.
-    map: HashMap<TokenDigest, (u64, Arc<ValidatedToken>)>,
-    /// Insertion order: every key of `map` once, with its sequence number, plus tombstones
-    /// (pairs whose sequence number `map` no longer holds) left by expiry removals, which
-    /// would cost a linear search here. At most `2 * capacity` long between calls (see
-    /// `push`).
-    order: VecDeque<(u64, TokenDigest)>,
-    /// The next sequence number.
-    next: u64,
-}
-
-impl State {
-    /// Whether `(seq, digest)` in `order` still names a live entry.
-    fn is_live(&self, seq: u64, digest: &TokenDigest) -> bool {
-        self.map.get(digest).is_some_and(|(s, _)| *s == seq)
-    }
-
-    /// Removes the oldest live entry; tombstones in front of it go too. `false` when the
-    /// map is empty.
-    fn evict_oldest(&mut self) -> bool {
-        while let Some((seq, digest)) = self.order.pop_front() {
-            if self.is_live(seq, &digest) {
-                self.map.remove(&digest);
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Adds a new entry. When tombstones could outnumber live entries (`order` longer than
-    /// twice the bound), sweeps them in one pass: that pass is paid for by the at least
-    /// `capacity` insertions since the last one, so insertion stays O(1) amortised and
-    /// `order` stays O(capacity).
-    fn push(&mut self, digest: TokenDigest, token: Arc<ValidatedToken>, capacity: usize) {
-        let seq = self.next;
-        self.next += 1;
-        self.map.insert(digest, (seq, token));
-        self.order.push_back((seq, digest));
-        if self.order.len() > capacity.saturating_mul(2) {
-            let map = &self.map;
-            self.order
-                .retain(|(s, d)| map.get(d).is_some_and(|(live, _)| live == s));
-        }
-    }
 }
 
 /// Counters of a [`BoundedTokenCache`] since it was created.
@@ -110,10 +55,9 @@ impl BoundedTokenCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(TokenStore::new(capacity)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
         }
     }
 
@@ -124,18 +68,19 @@ impl BoundedTokenCache {
 
     /// The counters.
     pub fn stats(&self) -> TokenCacheStats {
+        let state = self.lock();
         TokenCacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
-            len: self.lock().map.len(),
+            evictions: state.evictions(),
+            len: state.len(),
         }
     }
 
-    /// The state, even if a thread panicked while holding the lock: every mutation below
-    /// keeps `map` and `order` consistent before it can panic (allocation aside), so the
+    /// The state, even if a thread panicked while holding the lock: every mutation of
+    /// [`TokenStore`] keeps it consistent before it can panic (allocation aside), so the
     /// data is still a valid cache.
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenStore> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -150,22 +95,11 @@ impl Default for BoundedTokenCache {
 
 impl TokenCache for BoundedTokenCache {
     fn get(&self, digest: &TokenDigest, now: UnixTime) -> Option<Arc<ValidatedToken>> {
-        if self.capacity == 0 {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        let mut state = self.lock();
-        let hit = match state.map.get(digest) {
-            Some((_, t)) if now < t.expires() => Some(Arc::clone(t)),
-            Some(_) => {
-                // Its place in `order` becomes a tombstone (see `State::push`).
-                state.map.remove(digest);
-                self.evictions.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-            None => None,
+        let hit = if self.capacity == 0 {
+            None
+        } else {
+            self.lock().get(digest, now)
         };
-        drop(state);
         let counter = if hit.is_some() {
             &self.hits
         } else {
@@ -176,20 +110,9 @@ impl TokenCache for BoundedTokenCache {
     }
 
     fn insert(&self, token: Arc<ValidatedToken>, now: UnixTime) {
-        if self.capacity == 0 || now >= token.expires() {
-            return;
+        if self.capacity != 0 {
+            self.lock().insert(token, now);
         }
-        let digest = token.digest();
-        let mut state = self.lock();
-        if let Some((_, slot)) = state.map.get_mut(&digest) {
-            // Two requests with the same new token raced past the lookup.
-            *slot = token;
-            return;
-        }
-        while state.map.len() >= self.capacity && state.evict_oldest() {
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
-        state.push(digest, token, self.capacity);
     }
 }
 
@@ -421,11 +344,11 @@ mod tests {
         assert_eq!(lookups.get(), 6);
     }
 
-    /// Expired entries leave tombstones in the insertion queue: eviction skips them and
-    /// still removes the oldest live entry, and sweeps keep the queue within twice the
-    /// bound however many entries expire.
+    /// An entry dropped on expiry leaves the insertion order of the others intact:
+    /// eviction still removes the oldest live entry, and insert-then-expire cycles leave
+    /// nothing behind.
     #[test]
-    fn expiry_removals_keep_fifo_order_and_a_bounded_queue() {
+    fn expiry_removals_keep_fifo_order() {
         let cache = BoundedTokenCache::new(4);
         let lookups = Cell::new(0);
         let fill = |t: &str| {
@@ -441,8 +364,7 @@ mod tests {
         let late = NOW.saturating_add(60);
         assert!(cache.get(&TokenDigest::of(&short), late).is_none());
         assert_eq!(cache.stats().len, 3);
-        assert_eq!(cache.lock().order.len(), 4, "a's place is a tombstone");
-        // e fits; f evicts the oldest live entry (b), not the tombstone's key.
+        // e fits; f evicts the oldest live entry (b).
         fill(&long[3]);
         fill(&long[4]);
         let s = cache.stats();
@@ -452,15 +374,13 @@ mod tests {
             assert!(cache.get(&TokenDigest::of(t), late).is_some());
         }
 
-        // Many insert-then-expire cycles below the bound: tombstones never pile up.
+        // Many insert-then-expire cycles below the bound: nothing piles up.
         let cache = BoundedTokenCache::new(4);
         for n in 0..50 {
             let t = token(RESOURCE, 60, 100 + n);
             verify(&signed(&t, &agent(), NOW), &cache, RESOURCE, NOW, &lookups).unwrap();
             assert!(cache.get(&TokenDigest::of(&t), late).is_none());
-            let state = cache.lock();
-            assert!(state.map.is_empty());
-            assert!(state.order.len() <= 8, "{} queued", state.order.len());
+            assert!(cache.lock().is_empty());
         }
         assert_eq!(cache.stats().evictions, 50);
     }
