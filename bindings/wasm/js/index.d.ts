@@ -70,6 +70,11 @@ export interface VerifyOptions {
   tokenCache?: TokenCache;
   /** Refuse a replayed `Nonce` on POST/PUT/DELETE/PATCH (keep one per resource). */
   replayCache?: ReplayCache;
+  /**
+   * Accept a metadata `jwks_uri` on another origin than the metadata (default `false`: such
+   * metadata is refused, as aauth-discovery refuses it).
+   */
+  allowCrossOriginJwksUri?: boolean;
 }
 
 export interface KeySetCacheOptions {
@@ -191,7 +196,10 @@ export function contentDigest(body: BodyLike): string;
 export function signatureKeyHeader(opts: Omit<SignOptions, 'key'> & { key?: Jwk | string }): string;
 export function signRequest(req: RequestLike, opts: SignOptions): Record<string, string>;
 export function verifyKeyRequest(req: RequestLike, opts: VerifyOptions): KeyRequest | null;
-export function fetchKeySet(req: KeyRequest, opts?: { fetch?: typeof fetch; cache?: KeySetCache; now?: number }): Promise<JwkSet>;
+export function fetchKeySet(
+  req: KeyRequest,
+  opts?: { fetch?: typeof fetch; cache?: KeySetCache; now?: number; allowCrossOriginJwksUri?: boolean },
+): Promise<JwkSet>;
 export function verifyRequest(req: RequestLike, opts: VerifyOptions): Promise<VerifiedRequest>;
 export function parseAgentAuth(value: string): AgentAuthChallenge;
 export function buildAgentAuth(challenge: AgentAuthChallenge): string;

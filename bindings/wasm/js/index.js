@@ -328,21 +328,67 @@ export const defaultKeyCache = new KeySetCache();
 
 const lacksKid = (kid) => (jwks) => !(Array.isArray(jwks?.keys) && jwks.keys.some((k) => k && k.kid === kid));
 
+// The members that name whom a metadata document describes, per well-known suffix: each
+// present must equal the identifier it was fetched for (digest §2.7, S-15), as in
+// aauth-discovery (hosts/discovery/src/location.rs, `identifying_members`).
+const IDENTIFYING = {
+  'aauth-agent': ['agent', 'issuer'],
+  'aauth-resource': ['resource', 'issuer'],
+};
+
 /**
- * Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. With `cache` (a
+ * The `jwks_uri` of metadata fetched from `source.url` for `source.id`, after the checks
+ * aauth-discovery makes: identifying members equal the identifier (a document naming another
+ * party is a mix-up), `jwks_uri` an http(s) URL on the metadata's origin unless
+ * `allowCrossOrigin` (digest §3.6: a cross-origin `jwks_uri` needs explicit configuration).
+ */
+function jwksUriOf(md, source, allowCrossOrigin, code) {
+  if (md === null || typeof md !== 'object' || Array.isArray(md)) {
+    throw new AAuthError(code, `metadata at ${source.url} is not a JSON object`);
+  }
+  for (const member of IDENTIFYING[source.wellKnown] ?? ['issuer']) {
+    const v = md[member];
+    if (v === undefined) continue;
+    if (v !== source.id) {
+      throw new AAuthError(code, `metadata at ${source.url} names ${member} ${JSON.stringify(v)}, not ${source.id}`);
+    }
+  }
+  if (typeof md.jwks_uri !== 'string') throw new AAuthError(code, 'metadata has no jwks_uri');
+  let url;
+  try {
+    url = new URL(md.jwks_uri);
+  } catch {
+    throw new AAuthError(code, `metadata jwks_uri ${md.jwks_uri} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AAuthError(code, `metadata jwks_uri ${md.jwks_uri} is not http(s)`);
+  }
+  if (!allowCrossOrigin && url.origin !== new URL(source.url).origin) {
+    throw new AAuthError(code, `metadata jwks_uri ${md.jwks_uri} is on another origin than ${source.url}`);
+  }
+  return md.jwks_uri;
+}
+
+/**
+ * Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. The metadata must
+ * name the identifier it was fetched for (when it names one) and its `jwks_uri` must be on its
+ * origin unless `allowCrossOriginJwksUri`, as aauth-discovery requires. With `cache` (a
  * `KeySetCache`), both documents are taken from it and a JWKS missing the request's `kid` is
  * refetched at most once per minute.
  */
-export async function fetchKeySet(keyRequest, { fetch: fetchFn = globalThis.fetch, cache, now } = {}) {
+export async function fetchKeySet(
+  keyRequest,
+  { fetch: fetchFn = globalThis.fetch, cache, now, allowCrossOriginJwksUri = false } = {},
+) {
   const code = 'invalid_signature';
   const get = cache
     ? (url, refresh) => cache.get(url, { fetch: fetchFn, now, code, refresh })
     : (url) => getJson(fetchFn, url, code);
   const refresh = typeof keyRequest.kid === 'string' ? lacksKid(keyRequest.kid) : undefined;
   if (keyRequest.source.jwks) return get(keyRequest.source.jwks, refresh);
-  const md = await get(keyRequest.source.metadata.url);
-  if (typeof md.jwks_uri !== 'string') throw new AAuthError(code, 'metadata has no jwks_uri');
-  return get(md.jwks_uri, refresh);
+  const source = keyRequest.source.metadata;
+  const md = await get(source.url);
+  return get(jwksUriOf(md, source, allowCrossOriginJwksUri, code), refresh);
 }
 
 /**
@@ -354,13 +400,18 @@ export const ReplayCache = wasm.ReplayCache;
 function resolveKey(kr, opts) {
   if (opts.resolveKey) return opts.resolveKey(kr);
   const cache = opts.keyCache === false ? undefined : opts.keyCache ?? defaultKeyCache;
-  return fetchKeySet(kr, { fetch: opts.fetch, cache, now: opts.now });
+  return fetchKeySet(kr, {
+    fetch: opts.fetch,
+    cache,
+    now: opts.now,
+    allowCrossOriginJwksUri: opts.allowCrossOriginJwksUri,
+  });
 }
 
 /**
  * Verifies a signed request (for resources written in JS).
  * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?,
- * keyCache?, tokenCache?, replayCache?}`. Keys are fetched through `keyCache` (a `KeySetCache`;
+ * keyCache?, tokenCache?, replayCache?, allowCrossOriginJwksUri?}`. Keys are fetched through `keyCache` (a `KeySetCache`;
  * default the module's shared `defaultKeyCache`, `false` fetches on every call) unless
  * `resolveKey` is given. With a `tokenCache`, a `scheme=jwt` token verified before is not
  * verified again (no key lookup) until its `exp`; the request signature always is. With a

@@ -22,7 +22,7 @@ function signed(now, { key = key1, id = 'https://agent.example' } = {}) {
  * `fail` makes the next N requests answer 500; `delay` holds every answer for N ms.
  */
 function network({ cacheControl = null, delay = 0 } = {}) {
-  const net = { calls: new Map(), fail: 0, cacheControl, jwks: {} };
+  const net = { calls: new Map(), fail: 0, cacheControl, jwks: {}, metadata: {} };
   net.total = () => [...net.calls.values()].reduce((a, b) => a + b, 0);
   net.fetch = async (url) => {
     net.calls.set(url, (net.calls.get(url) ?? 0) + 1);
@@ -34,7 +34,8 @@ function network({ cacheControl = null, delay = 0 } = {}) {
     }
     const u = new URL(url);
     if (u.pathname === '/.well-known/aauth-agent') {
-      return Response.json({ agent: u.origin, jwks_uri: `${u.origin}/jwks.json` }, { headers });
+      const md = net.metadata[u.origin] ?? { agent: u.origin, jwks_uri: `${u.origin}/jwks.json` };
+      return Response.json(md, { headers });
     }
     const keys = net.jwks[u.origin] ?? [aauth.publicJwk(key1)];
     return Response.json({ keys }, { headers });
@@ -169,4 +170,43 @@ test('the cache holds at most `capacity` URLs, least recently used out first', a
   assert.equal(net.total(), before);
   await aauth.verifyRequest(signed(T0, { id: agents[0] }), opts(net, keyCache, T0));
   assert.equal(net.total(), before + 2);
+});
+
+test('metadata must name the agent it was fetched for and keep its jwks_uri on its origin', async () => {
+  const net = network();
+  const refused = async (id, pattern) => {
+    await assert.rejects(aauth.verifyRequest(signed(T0, { id }), opts(net, false, T0)), (e) => {
+      assert.equal(e.code, 'invalid_signature');
+      assert.match(e.message, pattern);
+      return true;
+    });
+  };
+  // Another agent's identifier in the document: a mix-up, refused before any JWKS fetch.
+  const a = 'https://mixup.example';
+  net.metadata[a] = { agent: 'https://other.example', jwks_uri: `${a}/jwks.json` };
+  await refused(a, /names agent "https:\/\/other.example"/);
+  assert.equal(net.calls.get(`${a}/jwks.json`), undefined);
+  // A mismatching `issuer` member is refused too; a matching one is fine.
+  net.metadata[a] = { issuer: 'https://other.example', jwks_uri: `${a}/jwks.json` };
+  await refused(a, /names issuer/);
+  net.metadata[a] = { issuer: a, jwks_uri: `${a}/jwks.json` };
+  assert.equal((await aauth.verifyRequest(signed(T0, { id: a }), opts(net, false, T0))).agent, a);
+
+  // jwks_uri on another origin: refused unless allowed explicitly.
+  const b = 'https://crossorigin.example';
+  net.metadata[b] = { agent: b, jwks_uri: 'https://keys.elsewhere.example/jwks.json' };
+  await refused(b, /another origin/);
+  assert.equal(net.calls.get('https://keys.elsewhere.example/jwks.json'), undefined);
+  const allowed = { ...opts(net, false, T0), allowCrossOriginJwksUri: true };
+  assert.equal((await aauth.verifyRequest(signed(T0, { id: b }), allowed)).agent, b);
+  assert.equal(net.calls.get('https://keys.elsewhere.example/jwks.json'), 1);
+
+  // Not a URL, not http(s), not an object.
+  const c = 'https://badmeta.example';
+  net.metadata[c] = { agent: c, jwks_uri: 'not a url' };
+  await refused(c, /is not a URL/);
+  net.metadata[c] = { agent: c, jwks_uri: 'ftp://badmeta.example/jwks.json' };
+  await refused(c, /is not http/);
+  net.metadata[c] = ['not', 'an', 'object'];
+  await refused(c, /is not a JSON object/);
 });
