@@ -18,7 +18,7 @@ use aauth_core::{Jwks, ResourceMetadata, Signer, SigningKey};
 pub use aauth_http::Requirement;
 
 /// Every variable the configuration reads (and nothing else is read).
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 17] = [
     "AAUTH_RESOURCE_ID",
     "AAUTH_CANONICAL_AUTHORITY",
     "AAUTH_AUTH_SERVERS",
@@ -35,6 +35,7 @@ pub const VARIABLES: [&str; 16] = [
     "AAUTH_UPSTREAM_TIMEOUT",
     "AAUTH_KV_STORE",
     "AAUTH_REPLAY_SCOPE",
+    "AAUTH_REPLAY_STORE",
 ];
 
 /// The Spin variable name of an `AAUTH_*` variable: without the prefix, lower-cased.
@@ -103,6 +104,10 @@ pub struct Config {
     /// `TRACE`, as aauth-tower), `all`, or `off`. A checked request is refused with `503`
     /// when the store cannot be used (always so in a build without `spin-replay`).
     pub replay_scope: ReplayScope,
+    /// `AAUTH_REPLAY_STORE`: label of the store holding the replay check's nonces (default
+    /// `AAUTH_KV_STORE`'s). A store of their own keeps each sweep's key listing
+    /// (Spin lists a whole store at once) to the nonces, away from the key cache.
+    pub replay_store: String,
     /// The `/.well-known/aauth-resource` document, serialized once.
     pub metadata_json: Vec<u8>,
     /// The resource JWKS, serialized once.
@@ -207,11 +212,16 @@ impl Config {
             .ok_or(ConfigError("AAUTH_RESOURCE_KEY_SEED"))?;
         let kid = nonempty("AAUTH_RESOURCE_KEY_ID").unwrap_or_else(|| "resource-key-1".into());
         let signing_key = SigningKey::from_seed(&seed).with_kid(kid.trim());
-        let kv_store = nonempty("AAUTH_KV_STORE")
-            .map_or_else(|| "default".to_owned(), |s| s.trim().to_owned());
-        if kv_store.len() > 64 || !printable(&kv_store) {
-            return Err(ConfigError("AAUTH_KV_STORE"));
-        }
+        // A store label as Spin's runtime config names it: short and printable.
+        let label = |k: &'static str, default: &str| {
+            let v = nonempty(k).map_or_else(|| default.to_owned(), |s| s.trim().to_owned());
+            if v.len() > 64 || !printable(&v) {
+                return Err(ConfigError(k));
+            }
+            Ok(v)
+        };
+        let kv_store = label("AAUTH_KV_STORE", "default")?;
+        let replay_store = label("AAUTH_REPLAY_STORE", &kv_store)?;
         let replay_scope = match nonempty("AAUTH_REPLAY_SCOPE")
             .map(|s| s.trim().to_ascii_lowercase())
             .as_deref()
@@ -264,6 +274,7 @@ impl Config {
             )?),
             kv_store,
             replay_scope,
+            replay_store,
             metadata_json,
             jwks_json,
         })
@@ -385,6 +396,7 @@ mod tests {
             ("AAUTH_UPSTREAM_TIMEOUT", "10"),
             ("AAUTH_KV_STORE", "aauth-keys"),
             ("AAUTH_REPLAY_SCOPE", "all"),
+            ("AAUTH_REPLAY_STORE", "aauth-nonces"),
         ] {
             m.insert(k, v.to_owned());
         }
@@ -403,6 +415,7 @@ mod tests {
         assert_eq!(cfg.fetch_timeout, Duration::from_secs(2));
         assert_eq!(cfg.kv_store, "aauth-keys");
         assert_eq!(cfg.replay_scope, ReplayScope::All);
+        assert_eq!(cfg.replay_store, "aauth-nonces");
         let listed: BTreeSet<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
         assert_eq!(seen.into_inner(), listed);
     }
@@ -518,6 +531,14 @@ mod tests {
             cfg("AAUTH_KV_STORE", "bad\nlabel").unwrap_err(),
             ConfigError("AAUTH_KV_STORE")
         );
+        assert_eq!(
+            cfg("AAUTH_REPLAY_STORE", "bad\nlabel").unwrap_err(),
+            ConfigError("AAUTH_REPLAY_STORE")
+        );
+        // Unset, the nonces share the key cache's store.
+        let shared = cfg("AAUTH_REPLAY_STORE", " ").unwrap();
+        assert_eq!(shared.replay_store, "aauth-keys");
+        assert_eq!(shared.kv_store, "aauth-keys");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! A Spin instance serves one request, so the core's in-memory
 //! [`ReplayCache`](aauth_core::replay::ReplayCache) (what aauth-tower keeps behind a lock)
-//! would start empty each time. The nonces live in the key-value store `AAUTH_KV_STORE`
-//! instead, reached through `wasi:keyvalue@0.2.0-draft2` (build feature `spin-replay`), which
+//! would start empty each time. The nonces live in the key-value store `AAUTH_REPLAY_STORE`
+//! (default: `AAUTH_KV_STORE`'s, shared with the key cache) instead, reached through `wasi:keyvalue@0.2.0-draft2` (build feature `spin-replay`), which
 //! Spin serves from the same stores as `spin:key-value` and which, unlike it, has an atomic
 //! operation: `atomics.increment`. Remembering a nonce is one increment of its key: the
 //! instance that gets `1` saw it first and accepts; every other gets more and refuses with
@@ -190,7 +190,7 @@ pub fn check(
     let Some(claim) = claim else {
         return Ok(());
     };
-    let store = store::Store::open(&cfg.kv_store).ok_or(ReplayRefusal::StoreUnavailable)?;
+    let store = store::Store::open(&cfg.replay_store).ok_or(ReplayRefusal::StoreUnavailable)?;
     match store.increment(&nonce_key(&claim)) {
         Some(1) => {}
         Some(_) => return Err(ReplayRefusal::Replay(ReplayError::Replayed)),

@@ -484,3 +484,31 @@ async fn store_unavailable_fails_closed() {
         200
     );
 }
+
+/// `AAUTH_REPLAY_STORE` gives the nonces a store of their own (the key cache's store is not
+/// touched, so a sweep lists nonces only); a label the component is not granted fails
+/// closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonces_go_to_the_configured_store() {
+    let rt = spin();
+    let kv = KvBackend::new(&["default", "nonces"]);
+    let clock = GuestClock::default();
+    let key = SigningKey::from_seed(&[26; 32]);
+    let base = start(rt, &kv, &clock, &[("AAUTH_REPLAY_STORE", "nonces")]).await;
+    let first = signed(&base, "POST", Some(N1), &key, &clock);
+    assert_eq!(first.send().await.0, 200);
+    assert_replayed(&first.send().await);
+    let ours = |label: &str| {
+        kv.entries(label)
+            .iter()
+            .filter(|(k, _)| k.starts_with("aauth-nonce/"))
+            .count()
+    };
+    assert!(ours("nonces") >= 2, "counter and index entry");
+    assert_eq!(ours("default"), 0);
+
+    let base = start(rt, &kv, &clock, &[("AAUTH_REPLAY_STORE", "elsewhere")]).await;
+    let (s, _, v) = signed(&base, "POST", Some(N2), &key, &clock).send().await;
+    assert_eq!(s, 503, "{v}");
+    assert_eq!(v["error"], "server_error", "{v}");
+}
