@@ -12,7 +12,7 @@
 //! verified ([`ValidatedToken`], kept in a [`TokenCache`]): the next request with that token
 //! skips the issuer key lookup and the token's JWS verification, while the request
 //! signature, the token's time bounds, issuer and audience are still checked on every
-//! request ([`PendingRequest::finish_cached`], [`verify_request_cached`]).
+//! request ([`CheckedHeaders::finish_cached`], [`verify_request_cached`]).
 //!
 //! ```
 //! use aauth_core::httpsig::{sign_request, SignOptions, VerifyPolicy};
@@ -332,7 +332,7 @@ pub enum VerifyError {
     UntrustedIssuer,
     /// The scheme is recognized but not supported for verification (`x509`).
     UnsupportedScheme,
-    /// [`PendingRequest::finish_cached`] was handed a [`ValidatedToken`] remembered for a
+    /// [`CheckedHeaders::finish_cached`] was handed a [`ValidatedToken`] remembered for a
     /// different token: a fault of the host's cache, never of the request.
     CachedTokenMismatch,
 }
@@ -443,11 +443,20 @@ impl<'a> CheckedHeaders<'a> {
         self.inner.token_digest()
     }
 
-    /// [`PendingRequest::finish_cached`]: the request verified against a remembered token,
-    /// whose claims are rechecked at `now` against `tokens`.
+    /// Completes a `scheme=jwt` verification with a token verified earlier, with no key:
+    /// the token's claims are checked again against `tokens` at `now` (expiry, `nbf`,
+    /// `iat`, issuer, audience: what [`PendingRequest::finish`] would check, so a token that
+    /// expired or was issued for another resource is refused as it would be without the
+    /// cache), and the request signature is verified with the remembered `cnf.jwk` (L-15;
+    /// the proof of possession is never cached).
+    ///
+    /// The token's JWS signature is not verified again: its bytes are those verified before
+    /// (same SHA-256). A key the issuer has since withdrawn is therefore still honoured
+    /// until the token's `exp`, as for any bearer of a self-contained token.
     ///
     /// # Errors
-    /// As [`PendingRequest::finish_cached`].
+    /// [`VerifyError::CachedTokenMismatch`] when `cached` was remembered for another token
+    /// or the request is not `scheme=jwt`; otherwise the first [`VerifyError`] found.
     pub fn finish_cached(
         self,
         req: &RequestParts<'_>,
@@ -456,7 +465,33 @@ impl<'a> CheckedHeaders<'a> {
         tokens: &TokenPolicy<'_>,
         now: UnixTime,
     ) -> Result<VerifiedRequest, VerifyError> {
-        self.inner.finish_cached(req, cached, policy, tokens, now)
+        let mut this = self.inner;
+        if this.token_digest() != Some(cached.digest) {
+            return Err(VerifyError::CachedTokenMismatch);
+        }
+        // The same type and issuer rules as `begin`, then the claims that change with time
+        // or policy: the entry may have been remembered under another `TokenPolicy`.
+        match &cached.identity {
+            Identity::Authorized { .. } if !tokens.accept_auth_tokens => {
+                return Err(VerifyError::TokenTypeNotAccepted);
+            }
+            Identity::Delegate { .. } if !tokens.accept_agent_tokens => {
+                return Err(VerifyError::TokenTypeNotAccepted);
+            }
+            Identity::Authorized { token } => token.recheck(&auth_validation(tokens), now)?,
+            Identity::Delegate { token } => token.recheck(&agent_validation(tokens), now)?,
+            _ => return Err(VerifyError::CachedTokenMismatch),
+        }
+        this.signed.verify(req, &cached.key, policy)?;
+        Ok(VerifiedRequest {
+            // Reference counts only: the claims and the thumbprint stay shared with the
+            // cache entry.
+            identity: cached.identity.clone(),
+            signer: None,
+            thumbprint: Thumbprint::Shared(Arc::clone(&cached.thumbprint)),
+            label: this.signed.label().into(),
+            created: this.signed.params().created,
+        })
     }
 
     /// Decodes a `scheme=jwt` token and applies [`begin`]'s checks to it (type accepted,
@@ -617,7 +652,7 @@ impl<'a> PendingRequest<'a> {
 
     /// The SHA-256 of the `scheme=jwt` token: the key under which a host remembers it
     /// ([`TokenCache`]). `None` for other schemes. Computed once and kept, so looking a
-    /// token up and then finishing with [`finish_cached`](Self::finish_cached) hashes it once.
+    /// token up and then finishing with [`CheckedHeaders::finish_cached`] hashes it once.
     pub fn token_digest(&mut self) -> Option<TokenDigest> {
         if self.digest.is_none() {
             self.digest = self.compact.map(TokenDigest::of);
@@ -657,56 +692,6 @@ impl<'a> PendingRequest<'a> {
         now: UnixTime,
     ) -> Result<(VerifiedRequest, Option<ValidatedToken>), VerifyError> {
         self.finish_inner(req, resolved, policy, tokens, now, true)
-    }
-
-    /// Completes a `scheme=jwt` verification with a token verified earlier, with no key:
-    /// the token's claims are checked again against `tokens` at `now` (expiry, `nbf`,
-    /// `iat`, issuer, audience: what [`finish`](Self::finish) would check, so a token that
-    /// expired or was issued for another resource is refused as it would be without the
-    /// cache), and the request signature is verified with the remembered `cnf.jwk` (L-15;
-    /// the proof of possession is never cached).
-    ///
-    /// The token's JWS signature is not verified again: its bytes are those verified before
-    /// (same SHA-256). A key the issuer has since withdrawn is therefore still honoured
-    /// until the token's `exp`, as for any bearer of a self-contained token.
-    ///
-    /// # Errors
-    /// [`VerifyError::CachedTokenMismatch`] when `cached` was remembered for another token
-    /// or the request is not `scheme=jwt`; otherwise the first [`VerifyError`] found.
-    pub fn finish_cached(
-        mut self,
-        req: &RequestParts<'_>,
-        cached: &ValidatedToken,
-        policy: &VerifyPolicy,
-        tokens: &TokenPolicy<'_>,
-        now: UnixTime,
-    ) -> Result<VerifiedRequest, VerifyError> {
-        if self.token_digest() != Some(cached.digest) {
-            return Err(VerifyError::CachedTokenMismatch);
-        }
-        // The same type and issuer rules as `begin`, then the claims that change with time
-        // or policy: the entry may have been remembered under another `TokenPolicy`.
-        match &cached.identity {
-            Identity::Authorized { .. } if !tokens.accept_auth_tokens => {
-                return Err(VerifyError::TokenTypeNotAccepted);
-            }
-            Identity::Delegate { .. } if !tokens.accept_agent_tokens => {
-                return Err(VerifyError::TokenTypeNotAccepted);
-            }
-            Identity::Authorized { token } => token.recheck(&auth_validation(tokens), now)?,
-            Identity::Delegate { token } => token.recheck(&agent_validation(tokens), now)?,
-            _ => return Err(VerifyError::CachedTokenMismatch),
-        }
-        self.signed.verify(req, &cached.key, policy)?;
-        Ok(VerifiedRequest {
-            // Reference counts only: the claims and the thumbprint stay shared with the
-            // cache entry.
-            identity: cached.identity.clone(),
-            signer: None,
-            thumbprint: Thumbprint::Shared(Arc::clone(&cached.thumbprint)),
-            label: self.signed.label().into(),
-            created: self.signed.params().created,
-        })
     }
 
     fn finish_inner(
@@ -837,7 +822,7 @@ impl ValidatedToken {
     }
 
     /// The token's `exp`: a cache may drop the entry from then on (it would be refused by
-    /// [`PendingRequest::finish_cached`] anyway).
+    /// [`CheckedHeaders::finish_cached`] anyway).
     pub fn expires(&self) -> UnixTime {
         // Read from the claims rather than kept twice; the other identities never occur
         // here (see the type's doc) and would count as already expired.
@@ -903,7 +888,7 @@ pub fn verify_request(
 
 /// [`verify_request`] with a [`TokenCache`]: a `scheme=jwt` token found in `cache` is not
 /// verified again (no key is resolved for it), one verified here is remembered; the request
-/// signature is verified every time. See [`PendingRequest::finish_cached`].
+/// signature is verified every time. See [`CheckedHeaders::finish_cached`].
 ///
 /// # Errors
 /// As [`verify_request`].

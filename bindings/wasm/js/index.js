@@ -420,12 +420,18 @@ function resolveKey(kr, opts) {
  * Returns `{scheme, agent, agentDelegate, thumbprint, jwk, label, created, claims}`.
  */
 export async function verifyRequest(req, opts) {
-  if (opts.tokenCache) return verifyRemembered(req, opts);
-  const kr = verifyKeyRequest(req, opts);
-  let key = null;
-  if (kr) key = JSON.stringify(await resolveKey(kr, opts));
-  const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts), key];
-  return JSON.parse(call(wasm.verifyRemembering, spare().tokens, opts.replayCache ?? spare().replay, ...args));
+  // A remembered token is looked up before anything is decoded or fetched (a hit: no key
+  // lookup, no token signature check; the request signature and the token's claims are
+  // checked every time); otherwise the key is resolved and a verified token remembered.
+  // Without a tokenCache the spare one (capacity 0) never hits and never keeps anything.
+  const tokens = opts.tokenCache ?? spare().tokens;
+  const replay = opts.replayCache ?? spare().replay;
+  const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts)];
+  const r = call(wasm.verifyCached, tokens, replay, ...args);
+  const first = r === undefined || r === null ? null : JSON.parse(r);
+  if (first && first.scheme) return first; // a remembered token: verified
+  const key = first ? JSON.stringify(await resolveKey(first, opts)) : null;
+  return JSON.parse(call(wasm.verifyRemembering, tokens, replay, ...args, key));
 }
 
 /**
@@ -434,22 +440,6 @@ export async function verifyRequest(req, opts) {
  * `new TokenCache(capacity = 4096)`; `.size`.
  */
 export const TokenCache = wasm.TokenCache;
-
-/**
- * verifyRequest with a token cache: a remembered token is looked up before anything is
- * decoded or fetched (a hit: no key lookup, no token signature check; the request signature
- * and the token's claims are checked every time); on a miss the key is resolved and the
- * verified token remembered.
- */
-async function verifyRemembered(req, opts) {
-  const args = [JSON.stringify(splitRequest(req)), bodyBytes(req.body), verifyOpts(opts)];
-  const replay = opts.replayCache ?? spare().replay;
-  const r = call(wasm.verifyCached, opts.tokenCache, replay, ...args);
-  const first = r === undefined || r === null ? null : JSON.parse(r);
-  if (first && first.scheme) return first; // a remembered token: verified
-  const key = first ? JSON.stringify(await resolveKey(first, opts)) : null;
-  return JSON.parse(call(wasm.verifyRemembering, opts.tokenCache, replay, ...args, key));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Challenges and tokens

@@ -123,7 +123,7 @@ mod tests {
     use aauth_core::httpsig::{SignOptions, SignatureError, VerifyPolicy, sign_request};
     use aauth_core::token::{AuthClaims, TokenErrorKind};
     use aauth_core::verify::{
-        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin, begin_headers,
+        Identity, KeyRequest, ResolvedKey, TokenPolicy, VerifyError, begin_headers,
         verify_request_cached,
     };
     use aauth_core::{KeyScheme, RequestParts, Signer, SigningKey};
@@ -410,8 +410,8 @@ mod tests {
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let policy = VerifyPolicy::default();
         let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
-        let pending = begin(&req, &policy, &tokens, NOW).unwrap();
-        let v = pending
+        let checked = begin_headers(&req, &policy, NOW).unwrap();
+        let v = checked
             .finish_cached(&req, &entry, &policy, &tokens, NOW)
             .unwrap();
         let (Identity::Authorized { token: served }, Identity::Authorized { token: kept }) =
@@ -439,8 +439,8 @@ mod tests {
         let req = RequestParts::new("GET", "resource.example", "/data", &h);
         let policy = VerifyPolicy::default();
         let tokens = TokenPolicy::new(RESOURCE).with_trusted_issuers(ISSUERS);
-        let pending = begin(&req, &policy, &tokens, NOW).unwrap();
-        let e = pending
+        let checked = begin_headers(&req, &policy, NOW).unwrap();
+        let e = checked
             .finish_cached(&req, &entry, &policy, &tokens, NOW)
             .unwrap_err();
         assert_eq!(e, VerifyError::CachedTokenMismatch);

@@ -316,7 +316,7 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
     /// [`DEFAULT_TOKEN_CACHE_CAPACITY`]; 0 turns the cache off). A remembered token is not
     /// verified again, and its issuer key not looked up, until its `exp`; the request
     /// signature, the token's time bounds and audience are still checked on every request
-    /// (see [`aauth_core::verify::PendingRequest::finish_cached`]).
+    /// (see [`aauth_core::verify::CheckedHeaders::finish_cached`]).
     pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
         self.token_cache_capacity = tokens;
         self
