@@ -261,6 +261,50 @@ fn l15_jwt_token_validated_before_cnf_is_trusted() {
     verify(&jwt_request(&good, &agent), &tokens(RESOURCE), NOW).unwrap();
 }
 
+/// L-15 when both signatures are checked at once (they share a field inversion): the
+/// token's errors still come before the request's, whichever is wrong, and a `cnf.jwk`
+/// that cannot be used is reported only for a token that verified.
+#[test]
+fn l15_token_errors_come_first_when_both_signatures_are_checked_together() {
+    let agent = reference_key("agent");
+    let attacker = reference_key("attacker");
+    let exp = NOW.as_secs() + 600;
+    let forged_issuer = reference_key("attacker").with_kid("auth-key-1");
+    // The token's signature and the request's are both wrong.
+    let forged = auth_token(&agent, &forged_issuer, AUTH, RESOURCE, exp);
+    let err = verify(&jwt_request(&forged, &attacker), &tokens(RESOURCE), NOW).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidAuthToken, "{err}");
+    // The token is signed well but expired, and the request's signature is wrong.
+    let expired = auth_token(&agent, &auth_key(), AUTH, RESOURCE, NOW.as_secs());
+    let err = verify(&jwt_request(&expired, &attacker), &tokens(RESOURCE), NOW).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidAuthToken, "{err}");
+    // A weak (small-order) `cnf` key: the token's signature decides first.
+    let weak = |issuer: &SigningKey| {
+        AuthClaims::new(
+            AUTH,
+            RESOURCE,
+            aauth_core::Jwk::ed25519(&[0; 32], None),
+            UnixTime::from_secs(exp),
+        )
+        .with_agent(AGENT)
+        .with_scope("data.read")
+        .sign(issuer)
+        .unwrap()
+    };
+    let err = verify(
+        &jwt_request(&weak(&forged_issuer), &agent),
+        &tokens(RESOURCE),
+        NOW,
+    );
+    assert_eq!(err.unwrap_err().code(), ErrorCode::InvalidAuthToken);
+    let err = verify(
+        &jwt_request(&weak(&auth_key()), &agent),
+        &tokens(RESOURCE),
+        NOW,
+    );
+    assert!(matches!(err, Err(VerifyError::Key(_))), "{err:?}");
+}
+
 #[test]
 fn l17_agent_token_checks() {
     let agent_server = reference_key("agent").with_kid("key-1");

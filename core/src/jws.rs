@@ -30,7 +30,7 @@ use core::fmt;
 use serde::Deserialize;
 
 use crate::b64;
-use crate::crypto::{Alg, PublicKey, Signer, VerifyError};
+use crate::crypto::{Alg, PublicKey, SignatureCheck, Signer, VerifyError};
 use crate::error::{ErrorCode, ProtocolError};
 
 /// The longest compact JWS accepted, in bytes. AAuth tokens are well under 2 KiB (an
@@ -148,19 +148,24 @@ impl<'a> UnverifiedJws<'a> {
     /// [`JwsError::AlgorithmMismatch`] when `alg` cannot be used with `key`,
     /// [`JwsError::BadSignature`] when the signature does not verify.
     pub fn verify(&self, key: &PublicKey) -> Result<VerifiedJws<'_>, JwsError> {
-        key.verify_jws(
-            self.header.alg,
-            self.signing_input.as_bytes(),
-            &self.signature,
-        )
-        .map_err(|e| match e {
-            VerifyError::AlgorithmMismatch => JwsError::AlgorithmMismatch,
-            _ => JwsError::BadSignature,
-        })?;
+        self.signature_check(key)
+            .run()
+            .map_err(JwsError::from_verify)?;
         Ok(VerifiedJws {
             header: &self.header,
             payload: &self.payload,
         })
+    }
+
+    /// What [`verify`](Self::verify) checks, to run later or with another check
+    /// ([`crypto::check_two`](crate::crypto::check_two)).
+    pub(crate) fn signature_check<'k>(&'k self, key: &'k PublicKey) -> SignatureCheck<'k> {
+        SignatureCheck {
+            key,
+            alg: Some(self.header.alg),
+            msg: self.signing_input.as_bytes(),
+            sig: &self.signature,
+        }
     }
 }
 
@@ -303,6 +308,17 @@ pub enum JwsError {
     },
     /// `alg` is `none`, a MAC (`HS*`) or unknown (RFC 8725 §3.1).
     UnsupportedAlg,
+}
+
+impl JwsError {
+    /// The JWS view of a failed signature check: the algorithm did not fit the key, or the
+    /// signature is wrong (nothing more precise: a forger learns nothing from the error).
+    pub(crate) fn from_verify(e: VerifyError) -> Self {
+        match e {
+            VerifyError::AlgorithmMismatch => Self::AlgorithmMismatch,
+            _ => Self::BadSignature,
+        }
+    }
 }
 
 impl fmt::Display for JwsError {

@@ -40,7 +40,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
 
-use crate::crypto::{KeyError, PublicKey};
+use crate::crypto::{self, KeyError, PublicKey};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::httpsig::{SignatureError, SignedRequest, VerifyPolicy};
 use crate::jwk::{Jwk, Jwks, SelectError};
@@ -49,7 +49,7 @@ use crate::request::RequestParts;
 use crate::signature_key::{JwksLocation, JwksRef, KeyScheme, SignatureKey, SignatureKeyError};
 use crate::time::UnixTime;
 use crate::token::{
-    AgentClaims, AuthClaims, TokenError, TokenType, UnverifiedToken, Validation, Verified,
+    AgentClaims, AuthClaims, Claims, TokenError, TokenType, UnverifiedToken, Validation, Verified,
 };
 use once_cell::race::OnceBox;
 use sha2::{Digest as _, Sha256};
@@ -722,22 +722,25 @@ impl<'a> PendingRequest<'a> {
             KeyScheme::Jwt { .. } => {
                 let token = self.token.as_ref().ok_or(VerifyError::UnsupportedScheme)?;
                 let issuer_key = resolved.ok_or(VerifyError::KeyUnavailable)?;
-                let identity = match token.token_type() {
-                    Some(TokenType::Auth) => {
-                        let v = auth_validation(tokens);
-                        let t = token.verify::<AuthClaims>(&issuer_key.key, &v, now)?;
-                        Identity::Authorized { token: Arc::new(t) }
-                    }
-                    _ => {
-                        let v = agent_validation(tokens);
-                        let t = token.verify::<AgentClaims>(&issuer_key.key, &v, now)?;
-                        Identity::Delegate { token: Arc::new(t) }
-                    }
+                let bound = Bound {
+                    signed: &self.signed,
+                    req,
+                    policy,
+                    token,
+                    issuer_key: &issuer_key.key,
+                    now,
                 };
                 // The signer is the token's `cnf.jwk`, kept once inside the identity.
-                let cnf = signer_jwk(None, &identity);
-                let key = cnf.to_public_key().map_err(VerifyError::Key)?;
-                self.signed.verify(req, &key, policy)?;
+                let (identity, key) = match token.token_type() {
+                    Some(TokenType::Auth) => {
+                        let (t, key) = bound.verify::<AuthClaims>(&auth_validation(tokens))?;
+                        (Identity::Authorized { token: Arc::new(t) }, key)
+                    }
+                    _ => {
+                        let (t, key) = bound.verify::<AgentClaims>(&agent_validation(tokens))?;
+                        (Identity::Delegate { token: Arc::new(t) }, key)
+                    }
+                };
                 cnf_key = Some(key);
                 (identity, None)
             }
@@ -770,6 +773,93 @@ impl<'a> PendingRequest<'a> {
             created: self.signed.params().created,
         };
         Ok((verified, remembered))
+    }
+}
+
+/// A `scheme=jwt` request and the token whose `cnf.jwk` must have signed it (L-15).
+struct Bound<'r, 'a> {
+    signed: &'r SignedRequest<'a>,
+    req: &'r RequestParts<'r>,
+    policy: &'r VerifyPolicy,
+    token: &'r UnverifiedToken<'a>,
+    issuer_key: &'r PublicKey,
+    now: UnixTime,
+}
+
+impl Bound<'_, '_> {
+    /// Verifies the token with the issuer's key and `validation`, then the request with
+    /// the token's `cnf.jwk`; returns the token and that key.
+    ///
+    /// Errors come in the order of checking one after the other (the token's header, its
+    /// signature, its claims, the `cnf` key, the request's signature base and signature),
+    /// but the two signatures are checked together ([`Bound::check`]).
+    fn verify<C: Claims + Confirmed>(
+        &self,
+        validation: &Validation<'_>,
+    ) -> Result<(Verified<C>, PublicKey), VerifyError> {
+        self.token.check_header::<C>()?;
+        let claims = self.token.decode_claims::<C>();
+        let checked = self.check(claims.as_ref().ok().map(Confirmed::cnf_jwk));
+        let verified = self
+            .token
+            .accept(claims, checked.token, validation, self.now)?;
+        Ok((verified, checked.request?))
+    }
+
+    /// Checks both signatures: together ([`crypto::check_two`], one field inversion less
+    /// when both are Ed25519) when the claims, their `cnf` key and the request's signature
+    /// base decoded, else the token's alone, with the request's error kept for after it.
+    /// Not generic over the claims, so it is compiled once (the npm module's size budget).
+    fn check(&self, cnf: Option<&Jwk>) -> Checked {
+        let token = self.token.signature_check(self.issuer_key);
+        // `None`: the claims did not decode, an error reported before this one.
+        let request = cnf
+            .ok_or(VerifyError::KeyUnavailable)
+            .and_then(|jwk| jwk.to_public_key().map_err(VerifyError::Key))
+            .and_then(|key| {
+                let base = self
+                    .signed
+                    .signature_base(self.req, self.policy.base_mode)?;
+                Ok((key, base))
+            });
+        match request {
+            Ok((key, base)) => {
+                let [token, request] =
+                    crypto::check_two(&token, &self.signed.signature_check(&key, &base));
+                let request = request
+                    .map(|()| key)
+                    .map_err(|_| SignatureError::BadSignature.into());
+                Checked { token, request }
+            }
+            Err(e) => Checked {
+                token: token.run(),
+                request: Err(e),
+            },
+        }
+    }
+}
+
+/// What [`Bound::check`] found: the token's signature, and the request's key if the
+/// request's signature verified with it.
+struct Checked {
+    token: Result<(), crypto::VerifyError>,
+    request: Result<PublicKey, VerifyError>,
+}
+
+/// Claims that confirm a key (RFC 7800 `cnf`): the tokens `scheme=jwt` carries.
+trait Confirmed {
+    fn cnf_jwk(&self) -> &Jwk;
+}
+
+impl Confirmed for AuthClaims {
+    fn cnf_jwk(&self) -> &Jwk {
+        &self.cnf.jwk
+    }
+}
+
+impl Confirmed for AgentClaims {
+    fn cnf_jwk(&self) -> &Jwk {
+        &self.cnf.jwk
     }
 }
 

