@@ -118,8 +118,11 @@ export class EgressPolicy {
   readonly allowLoopback: boolean;
   readonly allowPrivate: boolean;
   readonly allowHosts: readonly string[];
-  /** True when the policy allows connecting to an address of this class. */
-  permits(ipClass: IpClass): boolean;
+  /**
+   * True when the policy allows connecting to this IP address (false for anything that is not
+   * one): what a `fetch` that checks resolved addresses would ask.
+   */
+  permitsIp(ip: string): boolean;
   /**
    * Throws an `AAuthError` unless `url` may be fetched: `code` (default `invalid_signature`)
    * when refused, `invalid_request` when `url` is not an absolute URL with a host.
@@ -140,9 +143,9 @@ export interface KeySetCacheOptions {
   negativeTtl?: number;
   /** Which URLs may be fetched (default `new EgressPolicy()`: https to names and public addresses). */
   egress?: EgressPolicy | EgressOptions;
-  /** Largest response body accepted, in bytes (default 262 144 = 256 KiB). */
+  /** Largest response body accepted, in bytes (default 262 144 = 256 KiB); must be > 0. */
   maxBodyBytes?: number;
-  /** Seconds one fetch may take, headers and body (default 5). */
+  /** Seconds (not milliseconds) one fetch may take, headers and body (default 5); must be > 0. */
   timeout?: number;
 }
 

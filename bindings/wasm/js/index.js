@@ -233,9 +233,11 @@ function classifyV4([a, b, c, d]) {
   if (a === 255 && b === 255 && c === 255 && d === 255) return 'broadcast';
   if (a === 0) return 'reserved';
   if (a === 127) return 'loopback';
-  if (a === 10 || (a === 192 && b === 168) || (a === 172 && b >= 16 && b <= 31) || (a === 100 && b >= 64 && b <= 127)) return 'private';
+  if (a === 10 || (a === 192 && b === 168)) return 'private';
+  if ((a === 172 && b >= 16 && b <= 31) || (a === 100 && b >= 64 && b <= 127)) return 'private';
   if (a === 169 && b === 254) return 'linkLocal';
-  if ((a === 192 && b === 0 && c === 2) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)) return 'documentation';
+  if ((a === 192 && b === 0 && c === 2) || (a === 198 && b === 51 && c === 100)) return 'documentation';
+  if (a === 203 && b === 0 && c === 113) return 'documentation';
   if ((a === 192 && b === 0 && c === 0) || (a === 198 && (b === 18 || b === 19))) return 'reserved';
   if (a >= 224 && a <= 239) return 'multicast';
   if (a >= 240) return 'reserved';
@@ -250,8 +252,9 @@ function classifyV6(s) {
   if (zeroUpTo(8)) return 'unspecified';
   if (zeroUpTo(7) && s[7] === 1) return 'loopback';
   if (zeroUpTo(6)) return 'reserved'; // IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
-  if (s[0] === 0x64 && s[1] === 0xff9b && s.slice(2, 6).every((x) => x === 0)) return v4(s[6], s[7]);
-  if (s[0] === 0x64 && s[1] === 0xff9b && s[2] === 1) return 'private'; // local-use NAT64 (RFC 8215)
+  const nat64 = s[0] === 0x64 && s[1] === 0xff9b;
+  if (nat64 && s.slice(2, 6).every((x) => x === 0)) return v4(s[6], s[7]);
+  if (nat64 && s[2] === 1) return 'private'; // local-use NAT64 (RFC 8215)
   if (s[0] === 0x100 && s[1] === 0 && s[2] === 0 && s[3] === 0) return 'reserved'; // discard (RFC 6666)
   if (s[0] === 0x2001 && s[1] === 0xdb8) return 'documentation';
   if (s[0] === 0x2001 && s[1] <= 0x1ff) return 'reserved'; // Teredo, other IETF assignments
@@ -304,7 +307,7 @@ function allowedHost(entry) {
     host = new URL(`http://${host.includes(':') ? `[${host}]` : host}/`).hostname;
     if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) < 65536)) throw new Error();
   } catch {
-    throw new TypeError(`egress allowHosts entry ${JSON.stringify(entry)} is not host, host:port or [v6]:port`);
+    throw new TypeError(`allowHosts entry ${JSON.stringify(entry)} is not host, host:port or [v6]:port`);
   }
   return { host, port: port === undefined ? undefined : Number(port) };
 }
@@ -319,15 +322,15 @@ function allowedHost(entry) {
  *
  * Unlike the Rust hosts, JS cannot see DNS answers, so a public name that resolves to a
  * private address (or is rebound to one) is not caught here: behind untrusted agents, run
- * the verifier behind an egress proxy or pass a `fetch` that checks resolved addresses.
- * `localhost` and `*.localhost` (RFC 6761) are treated as loopback.
+ * the verifier behind an egress proxy or pass a `fetch` that checks resolved addresses
+ * (with `permitsIp`). `localhost` and `*.localhost` (RFC 6761) are treated as loopback.
  */
 export class EgressPolicy {
   #hosts;
 
   constructor({ allowHttp = false, allowLoopback = false, allowPrivate = false, allowHosts = [] } = {}) {
-    Object.assign(this, { allowHttp, allowLoopback, allowPrivate, allowHosts: Object.freeze([...allowHosts]) });
     this.#hosts = allowHosts.map(allowedHost);
+    Object.assign(this, { allowHttp, allowLoopback, allowPrivate, allowHosts: Object.freeze([...allowHosts]) });
     Object.freeze(this);
   }
 
@@ -336,9 +339,15 @@ export class EgressPolicy {
     return new EgressPolicy({ allowHttp: true, allowLoopback: true, ...options });
   }
 
-  /** True when the policy allows connecting to an address of this class. */
-  permits(ipClass) {
-    return ipClass === 'public' || (ipClass === 'loopback' && this.allowLoopback) || (ipClass === 'private' && this.allowPrivate);
+  /** True when the policy allows connecting to this IP address (false for anything else). */
+  permitsIp(ip) {
+    return this.#permits(classifyIp(ip));
+  }
+
+  #permits(ipClass) {
+    if (ipClass === 'loopback') return this.allowLoopback;
+    if (ipClass === 'private') return this.allowPrivate;
+    return ipClass === 'public';
   }
 
   /**
@@ -358,17 +367,35 @@ export class EgressPolicy {
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw deny(`${u.protocol} is not http(s)`);
     if (!u.hostname) throw new AAuthError('invalid_request', `key location ${url} has no host`);
     const port = defaultPort(u);
-    const listed = this.#hosts.some((h) => h.host === u.hostname && (h.port === undefined || h.port === port));
-    if (listed) return;
+    if (this.#hosts.some((h) => h.host === u.hostname && (h.port === undefined || h.port === port))) return;
     if (u.protocol === 'http:' && !this.allowHttp) throw deny('http is not allowed (https only)');
     const name = u.hostname.replace(/\.$/, '');
-    const ipClass = classifyHostname(u.hostname) ?? (name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : 'public');
-    if (!this.permits(ipClass)) throw deny(`${ipClass} address`);
+    const local = name === 'localhost' || name.endsWith('.localhost');
+    const ipClass = classifyHostname(u.hostname) ?? (local ? 'loopback' : 'public');
+    if (!this.#permits(ipClass)) throw deny(`${ipClass} address`);
   }
 }
 
-/** The policy an `egress` option describes (an `EgressPolicy` or its constructor options). */
-const egressPolicy = (egress) => (egress instanceof EgressPolicy ? egress : new EgressPolicy(egress));
+/**
+ * The fetch limits of key discovery from options: `egress` (an `EgressPolicy` or its
+ * constructor options), `maxBodyBytes`, `timeout` (seconds). A bad limit throws a `TypeError`
+ * rather than silently lifting it.
+ */
+function fetchLimits({ egress, maxBodyBytes = MAX_BODY_BYTES, timeout = TIMEOUT }) {
+  for (const [name, v] of Object.entries({ maxBodyBytes, timeout })) {
+    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a positive number`);
+  }
+  return { egress: egress instanceof EgressPolicy ? egress : new EgressPolicy(egress), maxBodyBytes, timeout };
+}
+
+/** Drops a response body that will not be read, so the connection is released. */
+function discard(res) {
+  try {
+    res.body?.cancel?.().catch(() => {});
+  } catch {
+    /* locked or not a stream: nothing to release */
+  }
+}
 
 /**
  * Reads a response body, refusing it past `max` bytes: by `Content-Length` before reading,
@@ -425,7 +452,8 @@ async function getDoc(fetchFn, url, code, limits) {
     }, Math.min(limits.timeout * 1000, 2 ** 31 - 1));
   });
   try {
-    return await Promise.race([exchange(fetchFn, url, code, { signal: abort.signal, limits }), expired]);
+    const answer = exchange(fetchFn, url, code, { signal: abort.signal, limits });
+    return await Promise.race([answer, expired]);
   } finally {
     clearTimeout(timer);
   }
@@ -440,15 +468,20 @@ async function exchange(fetchFn, url, code, { signal, limits }) {
     throw new AAuthError(code, `fetching ${url} failed: ${e.message}`);
   }
   if (limits && (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400))) {
+    discard(res);
     throw new AAuthError(code, `fetching ${url}: redirected; redirects are not followed`);
   }
-  if (!res.ok) throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  if (!res.ok) {
+    discard(res);
+    throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  }
   let body;
   try {
-    body = limits ? JSON.parse(new TextDecoder().decode(await readLimited(res, limits.maxBodyBytes, url, code))) : await res.json();
+    const read = limits && readLimited(res, limits.maxBodyBytes, url, code);
+    body = limits ? JSON.parse(new TextDecoder().decode(await read)) : await res.json();
   } catch (e) {
     if (e instanceof AAuthError) throw e;
-    throw new AAuthError(code, signal?.aborted ? `fetching ${url} failed: ${e.message}` : `${url} is not JSON`);
+    throw new AAuthError(code, `${url} is not JSON`);
   }
   const cacheControl = res.headers && typeof res.headers.get === 'function' ? res.headers.get('cache-control') : null;
   return { body, cacheControl };
@@ -483,16 +516,14 @@ export class KeySetCache {
 
   constructor({
     capacity = 10_000, defaultTtl = 300, minTtl = FLOOR, maxTtl = 86_400, negativeTtl = FLOOR,
-    egress, maxBodyBytes = MAX_BODY_BYTES, timeout = TIMEOUT,
+    egress, maxBodyBytes, timeout,
   } = {}) {
     this.capacity = Math.max(1, capacity);
     this.defaultTtl = defaultTtl;
     this.minTtl = Math.max(FLOOR, minTtl);
     this.maxTtl = maxTtl;
     this.negativeTtl = Math.max(FLOOR, negativeTtl);
-    this.egress = egressPolicy(egress);
-    this.maxBodyBytes = maxBodyBytes;
-    this.timeout = timeout;
+    Object.assign(this, fetchLimits({ egress, maxBodyBytes, timeout })); // egress, maxBodyBytes, timeout
     /**
      * `hits`: lookups answered with a document without fetching (also those that waited for
      * a shared fetch); `negativeHits`: lookups refused with a remembered or shared failure;
@@ -643,11 +674,11 @@ export async function fetchKeySet(
   keyRequest,
   {
     fetch: fetchFn = globalThis.fetch, cache, now, allowCrossOriginJwksUri = false,
-    egress, maxBodyBytes = MAX_BODY_BYTES, timeout = TIMEOUT,
+    egress, maxBodyBytes, timeout,
   } = {},
 ) {
   const code = 'invalid_signature';
-  const limits = cache ? undefined : { egress: egressPolicy(egress), maxBodyBytes, timeout };
+  const limits = cache ? undefined : fetchLimits({ egress, maxBodyBytes, timeout });
   const get = cache
     ? (url, refresh) => cache.get(url, { fetch: fetchFn, now, code, refresh })
     : (url) => getJson(fetchFn, url, code, limits);

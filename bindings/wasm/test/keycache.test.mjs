@@ -394,6 +394,17 @@ test('allowHosts admits named loopback authorities; dev() and allow* widen by cl
   for (const bad of ['http://127.0.0.1:8001', 'h:99999', 'h:x', '', 'a b', '[::1', 'u@h']) {
     assert.throws(() => new aauth.EgressPolicy({ allowHosts: [bad] }), TypeError, bad);
   }
+  // permitsIp: for a fetch that checks the addresses a name resolves to.
+  const strict = new aauth.EgressPolicy();
+  assert.equal(strict.permitsIp('8.8.8.8'), true);
+  for (const ip of ['127.0.0.1', '::ffff:10.0.0.1', '169.254.169.254', 'fe80::1', 'agent.example']) assert.equal(strict.permitsIp(ip), false, ip);
+  assert.equal(dev.permitsIp('::1'), true);
+  assert.equal(dev.permitsIp('10.0.0.1'), false);
+  assert.equal(new aauth.EgressPolicy({ allowPrivate: true }).permitsIp('::ffff:10.0.0.1'), true);
+  // A limit that is not a positive number is a configuration error, not "no limit".
+  for (const bad of [{ maxBodyBytes: NaN }, { maxBodyBytes: '1024' }, { timeout: 0 }, { timeout: -1 }]) {
+    assert.throws(() => new aauth.KeySetCache(bad), TypeError, JSON.stringify(bad));
+  }
 });
 
 test('redirects are not followed (a redirect could lead past the policy)', async () => {
