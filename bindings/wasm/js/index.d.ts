@@ -61,6 +61,7 @@ export interface VerifyOptions {
   /**
    * Where fetched metadata and JWK Sets are kept (unless `resolveKey` is given): default
    * `defaultKeyCache`, shared by the module; `false` fetches them on every verification.
+   * The cache's egress policy decides which URLs may be fetched (`false`: the default policy).
    */
   keyCache?: KeySetCache | false;
   /**
@@ -77,6 +78,58 @@ export interface VerifyOptions {
   allowCrossOriginJwksUri?: boolean;
 }
 
+/** The class of an IP address for egress decisions (aauth-discovery's `IpClass`). */
+export type IpClass =
+  | 'broadcast' | 'documentation' | 'linkLocal' | 'loopback' | 'multicast'
+  | 'private' | 'public' | 'reserved' | 'unspecified';
+
+/**
+ * The class of an IP address (any form the URL parser reads; `::ffff:`-mapped, NAT64 and 6to4
+ * IPv6 addresses by the IPv4 address they embed), or `null` when `ip` is not an IP address.
+ */
+export function classifyIp(ip: string): IpClass | null;
+
+export interface EgressOptions {
+  /** Allow `http` URLs (default `false`: https only). */
+  allowHttp?: boolean;
+  /** Allow loopback addresses, `localhost` and `*.localhost` (default `false`). */
+  allowLoopback?: boolean;
+  /** Allow private addresses (`10/8`, `172.16/12`, `192.168/16`, `100.64/10`, `fc00::/7`, …; default `false`). */
+  allowPrivate?: boolean;
+  /**
+   * Authorities admitted over http or https whatever their address: `host`, `host:port` or
+   * `[v6]:port` (`'127.0.0.1:8001'` for a local demo server); without a port, every port.
+   * An entry that is not one of these (a URL, say) throws a `TypeError`.
+   */
+  allowHosts?: string[];
+}
+
+/**
+ * Which URLs key discovery may fetch (aauth-discovery's `EgressPolicy`). The default admits
+ * only `https` URLs without credentials whose host is a name or a public IP address. JS
+ * cannot see DNS answers: a name resolving to a private address is not caught here (run
+ * behind an egress proxy, or pass a `fetch` that checks resolved addresses).
+ */
+export class EgressPolicy {
+  constructor(options?: EgressOptions);
+  /** http and loopback allowed: tests and demos only. */
+  static dev(options?: EgressOptions): EgressPolicy;
+  readonly allowHttp: boolean;
+  readonly allowLoopback: boolean;
+  readonly allowPrivate: boolean;
+  readonly allowHosts: readonly string[];
+  /**
+   * True when the policy allows connecting to this IP address (false for anything that is not
+   * one): what a `fetch` that checks resolved addresses would ask.
+   */
+  permitsIp(ip: string): boolean;
+  /**
+   * Throws an `AAuthError` unless `url` may be fetched: `code` (default `invalid_signature`)
+   * when refused, `invalid_request` when `url` is not an absolute URL with a host.
+   */
+  checkUrl(url: string, code?: string): void;
+}
+
 export interface KeySetCacheOptions {
   /** Most URLs held (default 10 000); the least recently used goes first. */
   capacity?: number;
@@ -86,12 +139,21 @@ export interface KeySetCacheOptions {
   minTtl?: number;
   /** Upper clamp of `max-age` (default 86 400). */
   maxTtl?: number;
+  /** Seconds a failed fetch is remembered, refusing the URL without a fetch (default and minimum 60). */
+  negativeTtl?: number;
+  /** Which URLs may be fetched (default `new EgressPolicy()`: https to names and public addresses). */
+  egress?: EgressPolicy | EgressOptions;
+  /** Largest response body accepted, in bytes (default 262 144 = 256 KiB); must be > 0. */
+  maxBodyBytes?: number;
+  /** Seconds (not milliseconds) one fetch may take, headers and body (default 5); must be > 0. */
+  timeout?: number;
 }
 
 /**
- * Metadata documents and JWK Sets by URL, with lifetimes from `Cache-Control` (clamped),
- * shared in-flight fetches, failures not kept, and at most one refetch a minute per URL for
- * an unknown `kid`.
+ * Metadata documents and JWK Sets by URL, fetched under an egress policy with size and time
+ * limits and no redirects, with lifetimes from `Cache-Control` (clamped), shared in-flight
+ * fetches, failures remembered for `negativeTtl`, and at most one refetch a minute per URL
+ * for an unknown `kid`.
  */
 export class KeySetCache {
   constructor(options?: KeySetCacheOptions);
@@ -99,13 +161,20 @@ export class KeySetCache {
   readonly defaultTtl: number;
   readonly minTtl: number;
   readonly maxTtl: number;
-  /** `hits`: lookups answered without a fetch of their own; `fetches`: requests sent. */
-  readonly stats: { hits: number; fetches: number; evictions: number };
-  /** URLs held. */
+  readonly negativeTtl: number;
+  readonly egress: EgressPolicy;
+  readonly maxBodyBytes: number;
+  readonly timeout: number;
+  /**
+   * `hits`: lookups answered without a fetch of their own; `negativeHits`: lookups refused
+   * with a remembered or shared failure; `fetches`: requests sent.
+   */
+  readonly stats: { hits: number; negativeHits: number; fetches: number; evictions: number };
+  /** URLs held (documents and remembered failures). */
   readonly size: number;
   /** The lifetime (seconds) a `Cache-Control` value gives. */
   lifetime(cacheControl: string | null): number;
-  /** The JSON document at `url` (fresh at `now`, else fetched). */
+  /** The JSON document at `url` (fresh at `now`, else fetched; a remembered failure rejects). */
   get(url: string, opts?: { fetch?: typeof fetch; now?: number; code?: string; refresh?: (doc: unknown) => boolean }): Promise<unknown>;
   clear(): void;
 }
@@ -198,7 +267,11 @@ export function signRequest(req: RequestLike, opts: SignOptions): Record<string,
 export function verifyKeyRequest(req: RequestLike, opts: VerifyOptions): KeyRequest | null;
 export function fetchKeySet(
   req: KeyRequest,
-  opts?: { fetch?: typeof fetch; cache?: KeySetCache; now?: number; allowCrossOriginJwksUri?: boolean },
+  opts?: {
+    fetch?: typeof fetch; cache?: KeySetCache; now?: number; allowCrossOriginJwksUri?: boolean;
+    /** Without `cache` only (a cache applies its own): the egress policy and limits. */
+    egress?: EgressPolicy | EgressOptions; maxBodyBytes?: number; timeout?: number;
+  },
 ): Promise<JwkSet>;
 export function verifyRequest(req: RequestLike, opts: VerifyOptions): Promise<VerifiedRequest>;
 export function parseAgentAuth(value: string): AgentAuthChallenge;

@@ -180,27 +180,8 @@ export function verifyKeyRequest(req, opts) {
 }
 
 /** Fetches a JSON document (used by verifyRequest and aauthFetch). */
-async function getJson(fetchFn, url, code) {
-  return (await getDoc(fetchFn, url, code)).body;
-}
-
-/** Fetches a JSON document with its `Cache-Control` value (`null` when absent). */
-async function getDoc(fetchFn, url, code) {
-  let res;
-  try {
-    res = await fetchFn(url, { headers: { accept: 'application/json' } });
-  } catch (e) {
-    throw new AAuthError(code, `fetching ${url} failed: ${e.message}`);
-  }
-  if (!res.ok) throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
-  let body;
-  try {
-    body = await res.json();
-  } catch {
-    throw new AAuthError(code, `${url} is not JSON`);
-  }
-  const cacheControl = res.headers && typeof res.headers.get === 'function' ? res.headers.get('cache-control') : null;
-  return { body, cacheControl };
+async function getJson(fetchFn, url, code, limits) {
+  return (await getDoc(fetchFn, url, code, limits)).body;
 }
 
 /**
@@ -225,44 +206,338 @@ function freshness(value) {
   return out;
 }
 
+// Egress: which URLs key discovery may fetch (aauth-discovery's egress.rs and fetch.rs).
+// Digest §3.6, S-22: egress admission before any metadata/JWKS fetch, with size and time limits,
+// no redirects, and no private/loopback/link-local targets unless configured.
+const MAX_BODY_BYTES = 256 * 1024;
+const TIMEOUT = 5; // seconds
+
+/** `[a, b, c, d]` of a dotted-quad IPv4 text, else null. */
+function v4Octets(text) {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  const o = m && m.slice(1).map(Number);
+  return o && o.every((n) => n < 256) ? o : null;
+}
+
+/** The 8 segments of an IPv6 address in the WHATWG URL serialisation (hex, `::`, no dots). */
+function v6Segments(text) {
+  const [head, tail] = text.split('::');
+  const a = head ? head.split(':') : [];
+  const b = tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array(8 - a.length - b.length).fill('0');
+  return [...a, ...zeros, ...b].map((s) => parseInt(s, 16));
+}
+
+function classifyV4([a, b, c, d]) {
+  if (a === 0 && b === 0 && c === 0 && d === 0) return 'unspecified';
+  if (a === 255 && b === 255 && c === 255 && d === 255) return 'broadcast';
+  if (a === 0) return 'reserved';
+  if (a === 127) return 'loopback';
+  if (a === 10 || (a === 192 && b === 168)) return 'private';
+  if ((a === 172 && b >= 16 && b <= 31) || (a === 100 && b >= 64 && b <= 127)) return 'private';
+  if (a === 169 && b === 254) return 'linkLocal';
+  if ((a === 192 && b === 0 && c === 2) || (a === 198 && b === 51 && c === 100)) return 'documentation';
+  if (a === 203 && b === 0 && c === 113) return 'documentation';
+  if ((a === 192 && b === 0 && c === 0) || (a === 198 && (b === 18 || b === 19))) return 'reserved';
+  if (a >= 224 && a <= 239) return 'multicast';
+  if (a >= 240) return 'reserved';
+  return 'public';
+}
+
+function classifyV6(s) {
+  const v4 = (hi, lo) => classifyV4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+  const zeroUpTo = (n) => s.slice(0, n).every((x) => x === 0);
+  // IPv4-mapped, NAT64 (RFC 6052) and 6to4 (RFC 3056): the embedded IPv4 address decides.
+  if (zeroUpTo(5) && s[5] === 0xffff) return v4(s[6], s[7]);
+  if (zeroUpTo(8)) return 'unspecified';
+  if (zeroUpTo(7) && s[7] === 1) return 'loopback';
+  if (zeroUpTo(6)) return 'reserved'; // IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
+  const nat64 = s[0] === 0x64 && s[1] === 0xff9b;
+  if (nat64 && s.slice(2, 6).every((x) => x === 0)) return v4(s[6], s[7]);
+  if (nat64 && s[2] === 1) return 'private'; // local-use NAT64 (RFC 8215)
+  if (s[0] === 0x100 && s[1] === 0 && s[2] === 0 && s[3] === 0) return 'reserved'; // discard (RFC 6666)
+  if (s[0] === 0x2001 && s[1] === 0xdb8) return 'documentation';
+  if (s[0] === 0x2001 && s[1] <= 0x1ff) return 'reserved'; // Teredo, other IETF assignments
+  if (s[0] === 0x2002) return v4(s[1], s[2]);
+  if (s[0] === 0x3fff && s[1] <= 0x0fff) return 'documentation';
+  if ((s[0] & 0xfe00) === 0xfc00) return 'private';
+  if ((s[0] & 0xffc0) === 0xfe80) return 'linkLocal';
+  if ((s[0] & 0xffc0) === 0xfec0) return 'private';
+  if ((s[0] & 0xff00) === 0xff00) return 'multicast';
+  if ((s[0] & 0xe000) === 0x2000) return 'public'; // only 2000::/3 is global unicast
+  return 'reserved';
+}
+
+/** The class of a URL's `hostname` (WHATWG-normalised, IPv6 in brackets), or null for a name. */
+function classifyHostname(hostname) {
+  if (hostname.startsWith('[')) return classifyV6(v6Segments(hostname.slice(1, -1)));
+  const v4 = v4Octets(hostname);
+  return v4 ? classifyV4(v4) : null;
+}
+
+/**
+ * The class of an IP address, as aauth-discovery's `classify_ip`: `'public'`, `'loopback'`,
+ * `'private'`, `'linkLocal'`, `'multicast'`, `'broadcast'`, `'documentation'`, `'reserved'` or
+ * `'unspecified'`; `null` when `ip` is not an IP address. Any form the URL parser accepts is
+ * read (`0x7f.1`, `::ffff:127.0.0.1`); mapped, NAT64 and 6to4 IPv6 addresses are classified by
+ * the IPv4 address they embed.
+ */
+export function classifyIp(ip) {
+  let hostname;
+  try {
+    hostname = new URL(`http://${String(ip).includes(':') ? `[${ip}]` : ip}/`).hostname;
+  } catch {
+    return null;
+  }
+  return classifyHostname(hostname);
+}
+
+const defaultPort = (url) => (url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
+
+/**
+ * One `allowHosts` entry: `host`, `host:port` or `[v6]:port` (aauth-discovery's `AllowedHost`);
+ * `port` undefined admits every port. A configuration error throws a `TypeError`.
+ */
+function allowedHost(entry) {
+  const e = String(entry).trim();
+  const v6 = /^\[([^\]]*)\](?::(.*))?$/.exec(e);
+  let [host, port] = v6 ? v6.slice(1) : e.split(':').length === 2 ? e.split(':') : [e, undefined];
+  try {
+    if (/[/@?#\s]/.test(e) || !host) throw new Error();
+    host = new URL(`http://${host.includes(':') ? `[${host}]` : host}/`).hostname;
+    if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) < 65536)) throw new Error();
+  } catch {
+    throw new TypeError(`allowHosts entry ${JSON.stringify(entry)} is not host, host:port or [v6]:port`);
+  }
+  return { host, port: port === undefined ? undefined : Number(port) };
+}
+
+/**
+ * Which URLs key discovery may fetch (aauth-discovery's `EgressPolicy`). The default allows
+ * only `https` URLs without credentials whose host is a name or a public IP address.
+ * `{allowHttp, allowLoopback, allowPrivate}` widen that; `allowHosts` admits named
+ * authorities (`'127.0.0.1:8001'`, `'[::1]:9000'`, `'internal.example'` for any port) over
+ * http or https whatever their addresses, for local development and tests.
+ * `EgressPolicy.dev()` allows http and loopback: never in production.
+ *
+ * Unlike the Rust hosts, JS cannot see DNS answers, so a public name that resolves to a
+ * private address (or is rebound to one) is not caught here: behind untrusted agents, run
+ * the verifier behind an egress proxy or pass a `fetch` that checks resolved addresses
+ * (with `permitsIp`). `localhost` and `*.localhost` (RFC 6761) are treated as loopback.
+ */
+export class EgressPolicy {
+  #hosts;
+
+  constructor({ allowHttp = false, allowLoopback = false, allowPrivate = false, allowHosts = [] } = {}) {
+    this.#hosts = allowHosts.map(allowedHost);
+    Object.assign(this, { allowHttp, allowLoopback, allowPrivate, allowHosts: Object.freeze([...allowHosts]) });
+    Object.freeze(this);
+  }
+
+  /** http and loopback allowed (aauth-discovery's `EgressPolicy::dev`): tests and demos only. */
+  static dev(options = {}) {
+    return new EgressPolicy({ allowHttp: true, allowLoopback: true, ...options });
+  }
+
+  /** True when the policy allows connecting to this IP address (false for anything else). */
+  permitsIp(ip) {
+    return this.#permits(classifyIp(ip));
+  }
+
+  #permits(ipClass) {
+    if (ipClass === 'loopback') return this.allowLoopback;
+    if (ipClass === 'private') return this.allowPrivate;
+    return ipClass === 'public';
+  }
+
+  /**
+   * Throws unless `url` may be fetched: an `AAuthError` with `code` (default
+   * `invalid_signature`: the signer's key cannot be obtained, as aauth-discovery's
+   * `EgressDenied`), or `invalid_request` when `url` is not an absolute URL with a host.
+   */
+  checkUrl(url, code = 'invalid_signature') {
+    let u;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new AAuthError('invalid_request', `key location ${url} is not a URL`);
+    }
+    const deny = (why) => new AAuthError(code, `egress policy refused ${u.protocol}//${u.host}: ${why}`);
+    if (u.username || u.password) throw deny('credentials in the URL');
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw deny(`${u.protocol} is not http(s)`);
+    if (!u.hostname) throw new AAuthError('invalid_request', `key location ${url} has no host`);
+    const port = defaultPort(u);
+    if (this.#hosts.some((h) => h.host === u.hostname && (h.port === undefined || h.port === port))) return;
+    if (u.protocol === 'http:' && !this.allowHttp) throw deny('http is not allowed (https only)');
+    const name = u.hostname.replace(/\.$/, '');
+    const local = name === 'localhost' || name.endsWith('.localhost');
+    const ipClass = classifyHostname(u.hostname) ?? (local ? 'loopback' : 'public');
+    if (!this.#permits(ipClass)) throw deny(`${ipClass} address`);
+  }
+}
+
+/**
+ * The fetch limits of key discovery from options: `egress` (an `EgressPolicy` or its
+ * constructor options), `maxBodyBytes`, `timeout` (seconds). A bad limit throws a `TypeError`
+ * rather than silently lifting it.
+ */
+function fetchLimits({ egress, maxBodyBytes = MAX_BODY_BYTES, timeout = TIMEOUT }) {
+  for (const [name, v] of Object.entries({ maxBodyBytes, timeout })) {
+    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a positive number`);
+  }
+  return { egress: egress instanceof EgressPolicy ? egress : new EgressPolicy(egress), maxBodyBytes, timeout };
+}
+
+/** Drops a response body that will not be read, so the connection is released. */
+function discard(res) {
+  try {
+    res.body?.cancel?.().catch(() => {});
+  } catch {
+    /* locked or not a stream: nothing to release */
+  }
+}
+
+/**
+ * Reads a response body, refusing it past `max` bytes: by `Content-Length` before reading,
+ * then while reading (the stream is cancelled, nothing more is read).
+ */
+async function readLimited(res, max, url, code) {
+  const tooLarge = () => new AAuthError(code, `${url}: response exceeds the ${max}-byte limit`);
+  const declared = Number(res.headers?.get?.('content-length'));
+  if (declared > max) throw tooLarge();
+  if (!res.body || typeof res.body.getReader !== 'function') {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > max) throw tooLarge();
+    return bytes;
+  }
+  const reader = res.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Fetches a JSON document with its `Cache-Control` value (`null` when absent). With `limits`
+ * (`{egress, maxBodyBytes, timeout}`, as key discovery uses it): the URL is checked against
+ * the egress policy first, redirects are refused (a redirect could lead past the policy), the
+ * body is read up to `maxBodyBytes`, and the whole exchange aborted after `timeout` seconds.
+ * Without `limits` (the agent's own requests), it is a plain `fetch`.
+ */
+async function getDoc(fetchFn, url, code, limits) {
+  if (!limits) return exchange(fetchFn, url, code, {});
+  limits.egress.checkUrl(url, code);
+  const abort = new AbortController();
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new AAuthError(code, `fetching ${url} timed out after ${limits.timeout} s`);
+      abort.abort(e);
+      reject(e);
+    }, Math.min(limits.timeout * 1000, 2 ** 31 - 1));
+  });
+  try {
+    const answer = exchange(fetchFn, url, code, { signal: abort.signal, limits });
+    return await Promise.race([answer, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(fetchFn, url, code, { signal, limits }) {
+  let res;
+  try {
+    const init = { headers: { accept: 'application/json' } };
+    res = await fetchFn(url, limits ? { ...init, redirect: 'manual', signal } : init);
+  } catch (e) {
+    throw new AAuthError(code, `fetching ${url} failed: ${e.message}`);
+  }
+  if (limits && (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400))) {
+    discard(res);
+    throw new AAuthError(code, `fetching ${url}: redirected; redirects are not followed`);
+  }
+  if (!res.ok) {
+    discard(res);
+    throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  }
+  let body;
+  try {
+    const read = limits && readLimited(res, limits.maxBodyBytes, url, code);
+    body = limits ? JSON.parse(new TextDecoder().decode(await read)) : await res.json();
+  } catch (e) {
+    if (e instanceof AAuthError) throw e;
+    throw new AAuthError(code, `${url} is not JSON`);
+  }
+  const cacheControl = res.headers && typeof res.headers.get === 'function' ? res.headers.get('cache-control') : null;
+  return { body, cacheControl };
+}
+
 /** The refetch floor: "MUST NOT refetch a given issuer's JWKS more frequently than once per minute" (digest S-23). */
 const FLOOR = 60;
 
 /**
  * Fetched metadata documents and JWK Sets by URL, for `verifyRequest` (the JS counterpart of
- * the Rust hosts' `aauth-discovery` cache, with the same lifetimes):
+ * the Rust hosts' `aauth-discovery` cache, with the same defaults):
  *
+ * - a URL is fetched only if `egress` admits it (an `EgressPolicy` or its options; default
+ *   https to names and public addresses only); redirects are not followed, a body over
+ *   `maxBodyBytes` (256 KiB) and an exchange over `timeout` seconds (5) are refused (S-22);
  * - kept as long as the response's `Cache-Control: max-age` says, clamped to
  *   `minTtl..maxTtl` (default 60 s .. 24 h; `minTtl` is never below the 60 s refetch floor);
  *   `defaultTtl` (5 min) without a usable directive; `no-store` / `no-cache` for `minTtl` only
  *   (a verifier MUST cache a JWKS and MUST NOT fetch it more than once a minute);
- * - at most `capacity` URLs (default 10 000), the least recently used evicted first;
- * - concurrent lookups of one URL share one fetch; a failed fetch is not kept (the next
- *   lookup fetches again);
+ * - at most `capacity` URLs (default 10 000), the least recently used evicted first (S-24);
+ * - concurrent lookups of one URL share one fetch and its outcome; a failure is remembered
+ *   for `negativeTtl` seconds (default and minimum 60, the refetch floor), and lookups within
+ *   it are refused without a fetch, so a failing URL cannot be used to amplify requests;
  * - a JWKS without the `kid` a request names is fetched again, at most once per `minTtl`
  *   per URL (key rotation).
  *
- * Expiry follows the `now` (seconds) of each call. `stats`: `{hits, fetches, evictions}`.
+ * Expiry follows the `now` (seconds) of each call. `stats`: `{hits, negativeHits, fetches, evictions}`.
  */
 export class KeySetCache {
-  #docs = new Map(); // url -> {body, expires, fetchedAt}; Map order = least recently used first
+  #docs = new Map(); // url -> {body?, expires, fetchedAt, error?, errorUntil?}; Map order = least recently used first
   #inflight = new Map(); // url -> Promise<body>
 
-  constructor({ capacity = 10_000, defaultTtl = 300, minTtl = FLOOR, maxTtl = 86_400 } = {}) {
+  constructor({
+    capacity = 10_000, defaultTtl = 300, minTtl = FLOOR, maxTtl = 86_400, negativeTtl = FLOOR,
+    egress, maxBodyBytes, timeout,
+  } = {}) {
     this.capacity = Math.max(1, capacity);
     this.defaultTtl = defaultTtl;
     this.minTtl = Math.max(FLOOR, minTtl);
     this.maxTtl = maxTtl;
-    /** `hits`: lookups answered without fetching (also those that waited for a shared fetch); `fetches`: HTTP requests sent. */
-    this.stats = { hits: 0, fetches: 0, evictions: 0 };
+    this.negativeTtl = Math.max(FLOOR, negativeTtl);
+    Object.assign(this, fetchLimits({ egress, maxBodyBytes, timeout })); // egress, maxBodyBytes, timeout
+    /**
+     * `hits`: lookups answered with a document without fetching (also those that waited for
+     * a shared fetch); `negativeHits`: lookups refused with a remembered or shared failure;
+     * `fetches`: HTTP requests sent (admitted by the egress policy).
+     */
+    this.stats = { hits: 0, negativeHits: 0, fetches: 0, evictions: 0 };
   }
 
-  /** The number of URLs held. */
+  /** The number of URLs held (documents and remembered failures). */
   get size() {
     return this.#docs.size;
   }
 
-  /** Forgets everything (the next lookups fetch). */
+  /** Forgets everything, failures too (the next lookups fetch). */
   clear() {
     this.#docs.clear();
   }
@@ -278,41 +553,49 @@ export class KeySetCache {
    * The JSON document at `url`, from the cache while fresh at `now`, else fetched with
    * `fetch`. With `refresh(body)` returning true for the cached document (a JWKS without
    * the wanted `kid`), it is fetched again if the last fetch is at least `minTtl` old.
+   * Rejects with an `AAuthError` (`code`, default `invalid_signature`) when the egress policy
+   * refuses `url`, the fetch fails, or a failure is remembered.
    */
   async get(url, { fetch: fetchFn = globalThis.fetch, now, code = 'invalid_signature', refresh } = {}) {
     const t = nowSecs(now);
     const doc = this.#docs.get(url);
-    if (doc && t < doc.expires) {
+    if (doc && 'body' in doc && t < doc.expires) {
       const stale = refresh && refresh(doc.body) && t - doc.fetchedAt >= this.minTtl;
       if (!stale) {
-        this.#docs.delete(url);
-        this.#docs.set(url, doc); // most recently used
+        this.#keep(url, doc); // most recently used
         this.stats.hits++;
         return doc.body;
       }
     }
-    let p = this.#inflight.get(url);
-    if (p) {
-      this.stats.hits++;
-      return p;
+    const shared = this.#inflight.get(url);
+    if (shared) {
+      return shared.then(
+        (body) => (this.stats.hits++, body),
+        (e) => {
+          this.stats.negativeHits++;
+          throw e;
+        },
+      );
+    }
+    if (doc?.error && t < doc.errorUntil) {
+      this.stats.negativeHits++;
+      throw doc.error;
     }
     // The refetch floor counts every fetch started, including one that fails.
     if (doc) doc.fetchedAt = t;
-    p = (async () => {
+    const p = (async () => {
       try {
+        this.egress.checkUrl(url, code);
         this.stats.fetches++;
-        const { body, cacheControl } = await getDoc(fetchFn, url, code);
-        this.#docs.delete(url);
-        this.#docs.set(url, { body, expires: t + this.lifetime(cacheControl), fetchedAt: t });
-        while (this.#docs.size > this.capacity) {
-          this.#docs.delete(this.#docs.keys().next().value);
-          this.stats.evictions++;
-        }
+        const { body, cacheControl } = await getDoc(fetchFn, url, code, this);
+        this.#keep(url, { body, expires: t + this.lifetime(cacheControl), fetchedAt: t });
         return body;
       } catch (e) {
-        // A document still fresh stays (a failed kid refresh must not take known keys down).
+        // A document still fresh stays (a failed kid refresh must not take known keys down);
+        // the failure answers for this URL until `negativeTtl` has passed.
         const old = this.#docs.get(url);
-        if (old && t >= old.expires) this.#docs.delete(url);
+        const fresh = old && 'body' in old && t < old.expires ? old : {};
+        this.#keep(url, { ...fresh, fetchedAt: t, error: e, errorUntil: t + this.negativeTtl });
         throw e;
       } finally {
         this.#inflight.delete(url);
@@ -320,6 +603,16 @@ export class KeySetCache {
     })();
     this.#inflight.set(url, p);
     return p;
+  }
+
+  /** Stores `entry` for `url` as the most recently used, evicting beyond `capacity`. */
+  #keep(url, entry) {
+    this.#docs.delete(url);
+    this.#docs.set(url, entry);
+    while (this.#docs.size > this.capacity) {
+      this.#docs.delete(this.#docs.keys().next().value);
+      this.stats.evictions++;
+    }
   }
 }
 
@@ -373,17 +666,22 @@ function jwksUriOf(md, source, allowCrossOrigin, code) {
  * Default key resolution: metadata -> jwks_uri -> JWK Set, or a JWKS URL. The metadata must
  * name the identifier it was fetched for (when it names one) and its `jwks_uri` must be on its
  * origin unless `allowCrossOriginJwksUri`, as aauth-discovery requires. With `cache` (a
- * `KeySetCache`), both documents are taken from it and a JWKS missing the request's `kid` is
- * refetched at most once per minute.
+ * `KeySetCache`), both documents are taken from it under its egress policy and limits, and a
+ * JWKS missing the request's `kid` is refetched at most once per minute. Without one, every
+ * call fetches, under `egress`, `maxBodyBytes` and `timeout` (the `KeySetCache` defaults).
  */
 export async function fetchKeySet(
   keyRequest,
-  { fetch: fetchFn = globalThis.fetch, cache, now, allowCrossOriginJwksUri = false } = {},
+  {
+    fetch: fetchFn = globalThis.fetch, cache, now, allowCrossOriginJwksUri = false,
+    egress, maxBodyBytes, timeout,
+  } = {},
 ) {
   const code = 'invalid_signature';
+  const limits = cache ? undefined : fetchLimits({ egress, maxBodyBytes, timeout });
   const get = cache
     ? (url, refresh) => cache.get(url, { fetch: fetchFn, now, code, refresh })
-    : (url) => getJson(fetchFn, url, code);
+    : (url) => getJson(fetchFn, url, code, limits);
   const refresh = typeof keyRequest.kid === 'string' ? lacksKid(keyRequest.kid) : undefined;
   if (keyRequest.source.jwks) return get(keyRequest.source.jwks, refresh);
   const source = keyRequest.source.metadata;
@@ -412,8 +710,8 @@ function resolveKey(kr, opts) {
  * Verifies a signed request (for resources written in JS).
  * `opts`: `{audience, trustedIssuers?, now?, window?, leeway?, resolveKey?(keyRequest), fetch?,
  * keyCache?, tokenCache?, replayCache?, allowCrossOriginJwksUri?}`. Keys are fetched through `keyCache` (a `KeySetCache`;
- * default the module's shared `defaultKeyCache`, `false` fetches on every call) unless
- * `resolveKey` is given. With a `tokenCache`, a `scheme=jwt` token verified before is not
+ * default the module's shared `defaultKeyCache`, `false` fetches on every call under the
+ * default egress policy and limits) unless `resolveKey` is given. With a `tokenCache`, a `scheme=jwt` token verified before is not
  * verified again (no key lookup) until its `exp`; the request signature always is. With a
  * `replayCache`, a `Nonce` on `POST`/`PUT`/`DELETE`/`PATCH` is accepted once per authority
  * and key within the `created` window; a replay is `invalid_signature`.

@@ -90,7 +90,13 @@ test('POSTs carry a fresh 128-bit Nonce the signature covers; GETs none (digest 
 test('a node resource verifies a request signed by the agent (jwks via live metadata)', async () => {
   const req = { method: 'GET', url: 'http://resource.test/x' };
   const added = aauth.signRequest(req, { key, scheme: 'jwks', id: urls.agent, kid: 'key-1' });
-  const v = await aauth.verifyRequest({ ...req, headers: added }, { audience: 'http://resource.test' });
+  // The agent server is on loopback http, which the default egress policy refuses.
+  await assert.rejects(aauth.verifyRequest({ ...req, headers: added }, { audience: 'http://resource.test' }), {
+    code: 'invalid_signature',
+    message: /egress policy refused/,
+  });
+  const keyCache = new aauth.KeySetCache({ egress: { allowHosts: [new URL(urls.agent).host] } });
+  const v = await aauth.verifyRequest({ ...req, headers: added }, { audience: 'http://resource.test', keyCache });
   assert.equal(v.scheme, 'jwks');
   assert.equal(v.agent, urls.agent);
 });
