@@ -96,7 +96,10 @@ impl Harness {
     /// `$HOME/.cache/aauth-python-peers` as in `setup.sh`.
     pub fn from_env() -> Self {
         Self {
-            dir: harness_dir(std::env::var_os("AAUTH_PYTHON_REF")),
+            dir: harness_dir(
+                std::env::var_os("AAUTH_PYTHON_REF"),
+                std::env::var_os("CARGO_MANIFEST_DIR"),
+            ),
             python: venv_python(
                 std::env::var_os("AAUTH_PEERS_HOME"),
                 std::env::var_os("HOME"),
@@ -310,16 +313,26 @@ impl std::error::Error for Error {
 }
 
 /// `AAUTH_PYTHON_REF`, else the harness beside the checkout this crate is in.
-fn harness_dir(var: Option<OsString>) -> PathBuf {
-    var.map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/interop/python-ref"
-            ))
-        },
-        PathBuf::from,
-    )
+fn harness_dir(var: Option<OsString>, running: Option<OsString>) -> PathBuf {
+    const HARNESS: &str = "shared/interop/python-ref";
+    if let Some(dir) = var {
+        return dir.into();
+    }
+    // Where cargo runs the caller now (its `CARGO_MANIFEST_DIR` at run time), before where
+    // this crate was compiled: a build cache shared by two clones in different directories
+    // (a developer's and CI's) keeps the path of whichever compiled it first.
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR"));
+    running
+        .as_deref()
+        .map(Path::new)
+        .into_iter()
+        .chain([compiled])
+        .find_map(|dir| {
+            dir.ancestors()
+                .map(|d| d.join(HARNESS))
+                .find(|d| d.is_dir())
+        })
+        .unwrap_or_else(|| compiled.join("../../..").join(HARNESS))
 }
 
 /// `$AAUTH_PEERS_HOME/venv/bin/python`, the home defaulting as in `setup.sh`.
@@ -338,18 +351,33 @@ mod tests {
 
     #[test]
     fn harness_is_beside_the_checkout_unless_overridden() {
-        let default = harness_dir(None);
         // tests/pyref-peers → the checkout → its parent.
         let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        assert_eq!(
-            default,
-            checkout.join("../shared/interop/python-ref"),
-            "{}",
-            default.display()
-        );
         assert!(checkout.join("Cargo.toml").is_file());
+        let beside = checkout
+            .join("../shared/interop/python-ref")
+            .canonicalize()
+            .ok();
+        assert!(
+            beside.is_some(),
+            "the shared harness is there in this checkout"
+        );
+        let found = |running: Option<&str>| {
+            let running = running.map(|r| checkout.join(r).into_os_string());
+            harness_dir(None, running).canonicalize().ok()
+        };
+        assert_eq!(found(None), beside);
+        // Found from where the caller runs, also when this crate was compiled elsewhere.
+        assert_eq!(found(Some("hosts/agent")), beside);
+        // Nothing there from the running directory: where this crate was compiled.
         assert_eq!(
-            harness_dir(Some("/elsewhere/ref".into())),
+            harness_dir(None, Some("/nonexistent/clone".into()))
+                .canonicalize()
+                .ok(),
+            beside
+        );
+        assert_eq!(
+            harness_dir(Some("/elsewhere/ref".into()), None),
             Path::new("/elsewhere/ref")
         );
     }
