@@ -19,7 +19,10 @@ use aauth_core::verify::{
     verify_request, verify_request_cached,
 };
 use aauth_core::{RequestParts, Signer, SigningKey, UnixTime};
+use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use sha2::{Digest as _, Sha512};
 
 const NOW: UnixTime = UnixTime::from_secs(1_768_785_919);
 const RESOURCE: &str = "https://resource.example";
@@ -125,6 +128,35 @@ impl Fixture {
             };
             key.verify(m, s).expect("raw verify");
         }
+    }
+
+    /// The least arithmetic the request needs: the raw verifications, decoding the
+    /// request-signing key, and the two computed points encoded with one field inversion
+    /// (curve25519-dalek's `compress_batch`), as aauth-core's `scheme=jwt` path does; two
+    /// separate `verify` calls spend an inversion each.
+    pub fn raw_shared_inversion(&self) {
+        let computed = |k: &VerifyingKey, m: &[u8], s: &Signature| {
+            let h = Sha512::new()
+                .chain_update(s.r_bytes())
+                .chain_update(k.as_bytes())
+                .chain_update(m)
+                .finalize();
+            let k_scalar = Scalar::from_bytes_mod_order_wide(&h.into());
+            let s_scalar =
+                Option::<Scalar>::from(Scalar::from_canonical_bytes(*s.s_bytes())).expect("s");
+            EdwardsPoint::vartime_double_scalar_mul_basepoint(
+                &k_scalar,
+                &-k.to_edwards(),
+                &s_scalar,
+            )
+        };
+        let [(rk, rm, rs), (tk, tm, ts)] = [&self.raw[0], &self.raw[1]];
+        let rk = VerifyingKey::from_bytes(&rk.to_bytes()).expect("decode");
+        let points = EdwardsPoint::compress_batch(&[computed(&rk, rm, rs), computed(tk, tm, ts)]);
+        assert!(
+            points[0].as_bytes() == rs.r_bytes() && points[1].as_bytes() == ts.r_bytes(),
+            "raw verify"
+        );
     }
 
     /// The full verification of the request.

@@ -4,7 +4,7 @@
 //! cargo build --release -p aauth-core --example verify_cost
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     $CARGO_TARGET_DIR/release/examples/verify_cost full jwt 200
-//! # and: setup, raw, raw-decode; with the auth token remembered (jwt): cached vs raw1
+//! # and: setup, raw, raw-decode, raw-shared; with the auth token remembered (jwt): cached vs raw1
 //! ```
 //!
 //! Instruction counts do not depend on what else the machine is doing, so the ratio of
@@ -19,7 +19,9 @@ fn main() {
     let (mode, scheme, n) = match args.as_slice() {
         [_, mode, scheme, n] => (mode.as_str(), scheme.as_str(), n.parse().unwrap_or(100)),
         _ => {
-            eprintln!("usage: verify_cost setup|raw|raw1|raw-decode|full|cached jwt|jwks N");
+            eprintln!(
+                "usage: verify_cost setup|raw|raw1|raw-decode|raw-shared|full|cached jwt|jwks N"
+            );
             std::process::exit(2);
         }
     };
@@ -33,6 +35,7 @@ fn main() {
         match mode {
             "raw" => f.raw(),
             "raw-decode" => f.raw_with_key_decode(),
+            "raw-shared" => f.raw_shared_inversion(),
             "raw1" => f.raw_first(),
             "full" => {
                 std::hint::black_box(f.verify());

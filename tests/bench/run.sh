@@ -43,13 +43,13 @@ if ! skip core && command -v valgrind >/dev/null; then
   run cargo build --release --locked -p aauth-core --example verify_cost
   VC="$CARGO_TARGET_DIR/release/examples/verify_cost"
   count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$VC" "$1" "$2" 200 2>&1 | sed -n 's/.*Collected : *//p'; }
-  COMMANDS+=("valgrind --tool=callgrind --callgrind-out-file=/dev/null $VC {setup,raw,raw1,raw-decode,full,cached} {jwt,jwks} 200")
+  COMMANDS+=("valgrind --tool=callgrind --callgrind-out-file=/dev/null $VC {setup,raw,raw1,raw-decode,raw-shared,full,cached} {jwt,jwks} 200")
   {
     printf '{"n": 200'
     for s in jwt jwks; do
       printf ', "%s": {' "$s"; sep=""
-      for m in setup raw raw1 raw-decode full cached; do
-        [ "$s" = jwks ] && [[ "$m" == raw1 || "$m" == cached || "$m" == raw-decode ]] && continue
+      for m in setup raw raw1 raw-decode raw-shared full cached; do
+        [ "$s" = jwks ] && [[ "$m" == raw1 || "$m" == cached || "$m" == raw-decode || "$m" == raw-shared ]] && continue
         printf '%s"%s": %s' "$sep" "$m" "$(count "$m" "$s")"; sep=", "
       done
       printf '}'
