@@ -388,6 +388,16 @@ function fetchLimits({ egress, maxBodyBytes = MAX_BODY_BYTES, timeout = TIMEOUT 
   return { egress: egress instanceof EgressPolicy ? egress : new EgressPolicy(egress), maxBodyBytes, timeout };
 }
 
+/**
+ * Whether a `Content-Type` names JSON: absent, `application/json` or any `application/*+json`
+ * (`application/jwk-set+json`), as aauth-discovery's `is_json`.
+ */
+function isJson(contentType) {
+  if (contentType === null) return true;
+  const media = contentType.split(';')[0].trim().toLowerCase();
+  return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
+}
+
 /** Drops a response body that will not be read, so the connection is released. */
 function discard(res) {
   try {
@@ -471,9 +481,15 @@ async function exchange(fetchFn, url, code, { signal, limits }) {
     discard(res);
     throw new AAuthError(code, `fetching ${url}: redirected; redirects are not followed`);
   }
-  if (!res.ok) {
+  // Key discovery takes a 200 only, as aauth-discovery does; the agent's own requests any 2xx.
+  if (limits ? res.status !== 200 : !res.ok) {
     discard(res);
     throw new AAuthError(code, `fetching ${url}: HTTP ${res.status}`);
+  }
+  const contentType = res.headers?.get?.('content-type') ?? null;
+  if (limits && !isJson(contentType)) {
+    discard(res);
+    throw new AAuthError(code, `${url}: content type ${contentType} is not JSON`);
   }
   let body;
   try {

@@ -419,6 +419,21 @@ test('redirects are not followed (a redirect could lead past the policy)', async
   assert.equal(inside.hits, 0);
 });
 
+test('only a 200 with a JSON content type (or none) is taken, as aauth-discovery', async () => {
+  const answer = (status, contentType) => async () =>
+    // Bytes, not a string: a string body would get a text/plain content type by default.
+    new Response(new TextEncoder().encode('{"keys":[]}'), { status, headers: contentType ? { 'content-type': contentType } : {} });
+  const get = (status, contentType, url) =>
+    new aauth.KeySetCache().get(url, { fetch: answer(status, contentType), now: T0 });
+  for (const ct of ['text/html', 'text/plain;charset=UTF-8', 'text/plain+json', 'application/xml']) {
+    await assert.rejects(get(200, ct, `https://agent.example/${encodeURIComponent(ct)}`), { code: 'invalid_signature', message: /content type/ });
+  }
+  await assert.rejects(get(203, 'application/json', 'https://agent.example/203'), { code: 'invalid_signature', message: /HTTP 203/ });
+  for (const ct of [null, 'application/json', 'Application/JSON; charset=utf-8', 'application/jwk-set+json']) {
+    assert.deepEqual(await get(200, ct, `https://agent.example/ok-${ct}`), { keys: [] });
+  }
+});
+
 test('a body over maxBodyBytes is refused: by Content-Length before reading, and while streaming', async () => {
   assert.equal(new aauth.KeySetCache().maxBodyBytes, 256 * 1024);
   // Declares 1 MB and sends a few bytes, then hangs: only the Content-Length check can refuse
