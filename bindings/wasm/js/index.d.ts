@@ -244,6 +244,14 @@ export interface AAuthFetchOptions {
   /** Current time in seconds (default `Date.now() / 1000`). */
   now?: () => number;
   refreshMargin?: number;
+  /**
+   * Refuse every URL this policy does not admit before contacting it (resources, the auth
+   * server a challenge names, its token endpoint); the auth server's metadata is then fetched
+   * with `maxBodyBytes` / `timeout` limits and no redirects. Default: no policy.
+   */
+  egress?: EgressPolicy | EgressOptions;
+  maxBodyBytes?: number;
+  timeout?: number;
 }
 
 export interface CachedToken { authToken: string; exp: number; refreshToken?: string; tokenEndpoint: string }

@@ -813,11 +813,18 @@ export function buildTokenRequest({ tokenEndpoint, requestType, resourceToken, r
  * - `agentId`: the agent server identifier (signs with `scheme=jwks`); without it `hwk`;
  * - `agentToken`: an `agent+jwt` to sign with as an agent delegate (`scheme=jwt`);
  * - `consent({url, requestToken, redirectUri, authServer})`: returns the authorization code;
- * - `redirectUri`, `fetch`, `now()` (seconds), `refreshMargin` (seconds, default 60).
+ * - `redirectUri`, `fetch`, `now()` (seconds), `refreshMargin` (seconds, default 60);
+ * - `egress` (an `EgressPolicy` or its options): refuse every URL the policy does not admit,
+ *   before contacting it: resources, the auth server a challenge names, its token endpoint
+ *   (digest §5.2 S-22; the Rust agent client's `egress`). The auth server's metadata is then
+ *   also fetched with `maxBodyBytes` / `timeout` limits and without following redirects.
+ *   Without it the client goes wherever it is sent: set one whenever URLs come from parties
+ *   you do not trust, above all in a resource calling downstream.
  */
 export function createAAuthFetch(opts) {
   let options = { ...opts };
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const limits = options.egress === undefined ? undefined : fetchLimits(options);
   const now = () => nowSecs(options.now ? options.now() : undefined);
   const margin = options.refreshMargin ?? 60;
   // Like the Rust agent client: an agent server's redirect URI is `{agentId}/callback`.
@@ -833,6 +840,7 @@ export function createAAuthFetch(opts) {
   };
 
   async function send(url, init, scheme) {
+    limits?.egress.checkUrl(url, 'invalid_request');
     const headers = headerPairs(init.headers);
     const body = init.body;
     const method = (init.method ?? 'GET').toUpperCase();
@@ -851,7 +859,7 @@ export function createAAuthFetch(opts) {
   async function issuerMetadata(authServer) {
     if (!issuers.has(authServer)) {
       const url = `${authServer.replace(/\/$/, '')}/.well-known/aauth-issuer`;
-      issuers.set(authServer, await getJson(fetchFn, url, 'invalid_request'));
+      issuers.set(authServer, await getJson(fetchFn, url, 'invalid_request', limits));
     }
     return issuers.get(authServer);
   }

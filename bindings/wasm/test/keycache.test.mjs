@@ -501,3 +501,25 @@ test('refusals are rejected promises, never unhandled', async () => {
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(unhandled, []);
 });
+
+test('aauthFetch with egress refuses a challenge naming an internal auth server, and internal targets', async () => {
+  const seen = [];
+  const fetch = async (url) => {
+    seen.push(String(url));
+    const challenge = 'httpsig; auth-token; resource_token="a.b.c"; auth_server="http://169.254.169.254"';
+    return new Response(null, { status: 401, headers: { 'agent-auth': challenge } });
+  };
+  const key = aauth.generateKey({ kid: 'k' });
+  const guarded = aauth.createAAuthFetch({ key, fetch, egress: { allowHosts: ['resource.example:8080'] } });
+  await assert.rejects(guarded('http://resource.example:8080/data'), {
+    code: 'invalid_request',
+    message: /egress policy refused http:\/\/169\.254\.169\.254/,
+  });
+  assert.deepEqual(seen, ['http://resource.example:8080/data'], 'the auth server was not contacted');
+  await assert.rejects(guarded('https://10.0.0.1/data'), { code: 'invalid_request', message: /private address/ });
+  assert.equal(seen.length, 1, 'nor the internal target');
+  // Without a policy the client goes where the challenge sends it.
+  const open = aauth.createAAuthFetch({ key, fetch });
+  await assert.rejects(open('http://resource.example:8080/data'));
+  assert.ok(seen.includes('http://169.254.169.254/.well-known/aauth-issuer'), seen.join(' '));
+});
