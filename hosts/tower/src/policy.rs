@@ -104,14 +104,20 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
                 limit: cfg.body_limit,
             });
         }
-        let body = match Limited::new(body, cfg.body_limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => {
-                return Err(Rejection::BodyTooLarge {
-                    limit: cfg.body_limit,
-                });
+        // A body that has already ended (a GET, say) holds nothing to buffer: no frame to
+        // collect, and an empty body is handed on without boxing one.
+        let body = if body.is_end_stream() {
+            Bytes::new()
+        } else {
+            match Limited::new(body, cfg.body_limit).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) if e.is::<LengthLimitError>() => {
+                    return Err(Rejection::BodyTooLarge {
+                        limit: cfg.body_limit,
+                    });
+                }
+                Err(_) => return Err(Rejection::BodyUnreadable),
             }
-            Err(_) => return Err(Rejection::BodyUnreadable),
         };
         let now = (cfg.clock)();
         let signed = ["signature", "signature-input", "signature-key"]
@@ -128,7 +134,12 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         parts
             .extensions
             .insert(VerifiedAgent::new(verified, scheme));
-        Ok(Request::from_parts(parts, Body::from(body)))
+        let body = if body.is_empty() {
+            Body::empty()
+        } else {
+            Body::from(body)
+        };
+        Ok(Request::from_parts(parts, body))
     }
 
     async fn verify(
@@ -157,8 +168,16 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         let scheme = checked.signature_key().scheme.name();
         // A token verified before skips its decoding, the issuer key lookup and its own
         // verification; the request signature is still checked (aauth_core::verify::TokenCache).
+        // A disabled cache (capacity 0) is not consulted: no token hash, no lookup, and the
+        // token is not prepared for remembering (its thumbprint is not hashed).
         let cache = &cfg.token_cache;
-        if let Some(hit) = checked.token_digest().and_then(|d| cache.get(&d, now)) {
+        let caching = cache.capacity() > 0;
+        let digest = if caching {
+            checked.token_digest()
+        } else {
+            None
+        };
+        if let Some(hit) = digest.and_then(|d| cache.get(&d, now)) {
             let auth = matches!(hit.identity(), Identity::Authorized { .. });
             return checked
                 .finish_cached(&req, &hit, policy, &tokens, now)
@@ -174,12 +193,20 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             },
             None => None,
         };
-        let (verified, remembered) = pending
-            .finish_remembering(&req, resolved.as_deref(), policy, &tokens, now)
-            .map_err(|e| failed(e, auth))?;
-        if let Some(t) = remembered {
-            cache.insert(Arc::new(t), now);
-        }
+        let key = resolved.as_deref();
+        let verified = if caching {
+            let (verified, remembered) = pending
+                .finish_remembering(&req, key, policy, &tokens, now)
+                .map_err(|e| failed(e, auth))?;
+            if let Some(t) = remembered {
+                cache.insert(Arc::new(t), now);
+            }
+            verified
+        } else {
+            pending
+                .finish(&req, key, policy, &tokens, now)
+                .map_err(|e| failed(e, auth))?
+        };
         Ok((verified, scheme))
     }
 
