@@ -71,8 +71,17 @@ impl core::error::Error for SfError {}
 /// # Errors
 /// [`SfError`] on any deviation from the grammar.
 pub fn parse_dictionary(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError> {
+    let all = parse_dictionary_all(input)?;
+    // The usual case, no key repeated, keeps the parsed list (no second allocation).
+    if all
+        .iter()
+        .enumerate()
+        .all(|(i, (key, _))| all[..i].iter().all(|(k, _)| k != key))
+    {
+        return Ok(all);
+    }
     let mut out: Vec<(&str, Member<'_>)> = Vec::new();
-    for (key, member) in parse_dictionary_all(input)? {
+    for (key, member) in all {
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = member,
             None => out.push((key, member)),
@@ -194,7 +203,8 @@ impl<'a> Parser<'a> {
 
     fn member(&mut self) -> Result<Member<'a>, SfError> {
         if self.eat(b'(') {
-            let mut items = Vec::new();
+            // Room for the components a signature usually covers, in one allocation.
+            let mut items = Vec::with_capacity(8);
             loop {
                 self.skip_sp();
                 if self.eat(b')') {

@@ -36,7 +36,26 @@ impl Component {
     /// # Errors
     /// [`SignatureError::UnsupportedComponent`].
     pub fn parse(name: &str) -> Result<Self, SignatureError> {
-        Ok(match name {
+        match Self::derived(name) {
+            Some(c) => Ok(c),
+            None if is_field_name(name) => Ok(Self::Field(name.into())),
+            None => Err(SignatureError::UnsupportedComponent),
+        }
+    }
+
+    /// [`parse`](Self::parse) of a name the caller owns: a header field keeps it rather
+    /// than copying it (`Signature-Input` is parsed on every request).
+    pub(crate) fn parse_owned(name: alloc::string::String) -> Result<Self, SignatureError> {
+        match Self::derived(&name) {
+            Some(c) => Ok(c),
+            None if is_field_name(&name) => Ok(Self::Field(name)),
+            None => Err(SignatureError::UnsupportedComponent),
+        }
+    }
+
+    /// The derived component named `name`, if it is one this crate supports.
+    fn derived(name: &str) -> Option<Self> {
+        Some(match name {
             "@method" => Self::Method,
             "@authority" => Self::Authority,
             "@path" => Self::Path,
@@ -44,8 +63,7 @@ impl Component {
             "@target-uri" => Self::TargetUri,
             "@scheme" => Self::Scheme,
             "@request-target" => Self::RequestTarget,
-            n if is_field_name(n) => Self::Field(n.into()),
-            _ => return Err(SignatureError::UnsupportedComponent),
+            _ => return None,
         })
     }
 
