@@ -92,10 +92,11 @@ impl Component {
             Self::Path => Cow::Borrowed(req.path().as_bytes()),
             // §2.2.7: an absent or empty query is `?`.
             Self::Query => {
-                let mut v = Vec::with_capacity(1 + req.query().map_or(0, str::len));
-                v.push(b'?');
-                v.extend_from_slice(req.query().unwrap_or("").as_bytes());
-                Cow::Owned(v)
+                // A non-empty query follows its `?` in the target: borrowed as `?…`.
+                match (req.query(), req.target.find('?')) {
+                    (Some(_), Some(i)) => Cow::Borrowed(&req.target.as_bytes()[i..]),
+                    _ => Cow::Borrowed(b"?"),
+                }
             }
             Self::TargetUri => {
                 let mut v = Vec::new();
@@ -182,6 +183,11 @@ mod tests {
             b"https://example.com:8443/p%20q?a=1&b"
         );
         assert_eq!(v(Component::Scheme), b"https");
+        // §2.2.7: an absent or empty query is `?`.
+        for target in ["/p", "/p?"] {
+            let req = RequestParts::new("GET", "example.com", target, &[]);
+            assert_eq!(*Component::Query.value(&req).unwrap(), *b"?");
+        }
         assert_eq!(v(Component::Field("x-a".into())), b"one, two");
         assert_eq!(
             Component::Field("x-b".into()).value(&req),
