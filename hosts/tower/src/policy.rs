@@ -17,7 +17,7 @@ use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::Request;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, HeaderName};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::auth::AsyncAuthorizeRequest;
 use tracing::Instrument as _;
@@ -28,6 +28,13 @@ use crate::requirement::Requirement;
 use crate::verified::VerifiedAgent;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// Header names looked up on every request, as `HeaderName`s: a `&str` name is parsed
+// (validated, lower-cased, matched against the standard names) on each lookup.
+const NONCE: HeaderName = HeaderName::from_static("nonce");
+const SIGNATURE: HeaderName = HeaderName::from_static("signature");
+const SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
+const SIGNATURE_KEY: HeaderName = HeaderName::from_static("signature-key");
 
 /// The boxed future of [`AAuthPolicy::authorize`](AsyncAuthorizeRequest::authorize).
 pub type AuthorizeFuture =
@@ -120,9 +127,9 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             }
         };
         let now = (cfg.clock)();
-        let signed = ["signature", "signature-input", "signature-key"]
+        let signed = [SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY]
             .iter()
-            .any(|h| parts.headers.contains_key(*h));
+            .any(|h| parts.headers.contains_key(h));
         if !signed {
             return Err(self.challenge_before_verification(Unmet::Signature));
         }
@@ -219,7 +226,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         now: UnixTime,
     ) -> Result<(), Rejection> {
         let cfg = &self.config.inner;
-        let nonces = parts.headers.get_all("nonce").iter().map(|h| h.as_bytes());
+        let nonces = parts.headers.get_all(NONCE).iter().map(|h| h.as_bytes());
         let claim = replay::nonce_claim(
             parts.method.as_str(),
             nonces,
