@@ -71,8 +71,17 @@ impl core::error::Error for SfError {}
 /// # Errors
 /// [`SfError`] on any deviation from the grammar.
 pub fn parse_dictionary(input: &str) -> Result<Vec<(&str, Member<'_>)>, SfError> {
+    let all = parse_dictionary_all(input)?;
+    // The usual case, no key repeated, keeps the parsed list (no second allocation).
+    if all
+        .iter()
+        .enumerate()
+        .all(|(i, (key, _))| all[..i].iter().all(|(k, _)| k != key))
+    {
+        return Ok(all);
+    }
     let mut out: Vec<(&str, Member<'_>)> = Vec::new();
-    for (key, member) in parse_dictionary_all(input)? {
+    for (key, member) in all {
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = member,
             None => out.push((key, member)),
@@ -194,7 +203,8 @@ impl<'a> Parser<'a> {
 
     fn member(&mut self) -> Result<Member<'a>, SfError> {
         if self.eat(b'(') {
-            let mut items = Vec::new();
+            // Room for the components a signature usually covers, in one allocation.
+            let mut items = Vec::with_capacity(8);
             loop {
                 self.skip_sp();
                 if self.eat(b')') {
@@ -304,8 +314,9 @@ impl<'a> Parser<'a> {
             // The run of plain printable characters up to the next quote or backslash is
             // copied at once: a `Signature-Key` `jwt` string is a whole token, hundreds of
             // bytes, and a byte-by-byte push was a visible share of a verification.
-            let plain = self.take_while(|c| matches!(c, 0x20..=0x7e) && c != b'"' && c != b'\\');
-            out.push_str(plain);
+            let start = self.pos;
+            self.pos += plain_run(self.s.as_bytes().get(start..).unwrap_or_default());
+            out.push_str(&self.s[start..self.pos]);
             match self.peek().ok_or(SfError)? {
                 b'"' => {
                     self.pos += 1;
@@ -326,6 +337,35 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// Whether `c` stands for itself inside an sf-string: printable ASCII but `"` and `\`.
+fn plain(c: u8) -> bool {
+    matches!(c, 0x20..=0x7e) && c != b'"' && c != b'\\'
+}
+
+/// The length of the leading run of [`plain`] bytes, eight at a time while no byte in the
+/// word can end it (a `Signature-Key` `jwt` string is a whole token, hundreds of bytes, and
+/// this scan runs on every request).
+fn plain_run(b: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero if some byte of `x` is below `n` (n <= 0x80) or equals `c` (bit-twiddling
+    // "hasless"/"haszero"); a false alarm only sends that word to the byte loop.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let equal = |x: u64, c: u8| below(x ^ (ONES * u64::from(c)), 1);
+    let mut done = 0;
+    for w in b.chunks_exact(8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_ne_bytes(word);
+        if (x & HIGH) | below(x, 0x20) | equal(x, 0x7f) | equal(x, b'"') | equal(x, b'\\') != 0 {
+            break;
+        }
+        done += 8;
+    }
+    let rest = &b[done..];
+    done + rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len())
 }
 
 /// Writes `s` as an RFC 8941 string (quoted, `"` and `\` escaped).
@@ -387,6 +427,22 @@ pub fn write_integer(out: &mut String, v: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time scan stops exactly where a byte-by-byte one does.
+    #[test]
+    fn plain_run_matches_the_byte_scan() {
+        let specials = [0x00, 0x1f, 0x20, b'"', b'\\', 0x7e, 0x7f, 0x80, 0xff, b'a'];
+        for len in 0..40 {
+            for at in 0..len {
+                for &c in &specials {
+                    let mut b = alloc::vec![b'x'; len];
+                    b[at] = c;
+                    let expect = b.iter().position(|&c| !plain(c)).unwrap_or(len);
+                    assert_eq!(plain_run(&b), expect, "len {len}, {c:#x} at {at}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn dictionary_with_inner_list_and_params() {

@@ -36,7 +36,26 @@ impl Component {
     /// # Errors
     /// [`SignatureError::UnsupportedComponent`].
     pub fn parse(name: &str) -> Result<Self, SignatureError> {
-        Ok(match name {
+        match Self::derived(name) {
+            Some(c) => Ok(c),
+            None if is_field_name(name) => Ok(Self::Field(name.into())),
+            None => Err(SignatureError::UnsupportedComponent),
+        }
+    }
+
+    /// [`parse`](Self::parse) of a name the caller owns: a header field keeps it rather
+    /// than copying it (`Signature-Input` is parsed on every request).
+    pub(crate) fn parse_owned(name: alloc::string::String) -> Result<Self, SignatureError> {
+        match Self::derived(&name) {
+            Some(c) => Ok(c),
+            None if is_field_name(&name) => Ok(Self::Field(name)),
+            None => Err(SignatureError::UnsupportedComponent),
+        }
+    }
+
+    /// The derived component named `name`, if it is one this crate supports.
+    fn derived(name: &str) -> Option<Self> {
+        Some(match name {
             "@method" => Self::Method,
             "@authority" => Self::Authority,
             "@path" => Self::Path,
@@ -44,8 +63,7 @@ impl Component {
             "@target-uri" => Self::TargetUri,
             "@scheme" => Self::Scheme,
             "@request-target" => Self::RequestTarget,
-            n if is_field_name(n) => Self::Field(n.into()),
-            _ => return Err(SignatureError::UnsupportedComponent),
+            _ => return None,
         })
     }
 
@@ -74,10 +92,11 @@ impl Component {
             Self::Path => Cow::Borrowed(req.path().as_bytes()),
             // §2.2.7: an absent or empty query is `?`.
             Self::Query => {
-                let mut v = Vec::with_capacity(1 + req.query().map_or(0, str::len));
-                v.push(b'?');
-                v.extend_from_slice(req.query().unwrap_or("").as_bytes());
-                Cow::Owned(v)
+                // A non-empty query follows its `?` in the target: borrowed as `?…`.
+                match (req.query(), req.target.find('?')) {
+                    (Some(_), Some(i)) => Cow::Borrowed(&req.target.as_bytes()[i..]),
+                    _ => Cow::Borrowed(b"?"),
+                }
             }
             Self::TargetUri => {
                 let mut v = Vec::new();
@@ -164,6 +183,11 @@ mod tests {
             b"https://example.com:8443/p%20q?a=1&b"
         );
         assert_eq!(v(Component::Scheme), b"https");
+        // §2.2.7: an absent or empty query is `?`.
+        for target in ["/p", "/p?"] {
+            let req = RequestParts::new("GET", "example.com", target, &[]);
+            assert_eq!(*Component::Query.value(&req).unwrap(), *b"?");
+        }
         assert_eq!(v(Component::Field("x-a".into())), b"one, two");
         assert_eq!(
             Component::Field("x-b".into()).value(&req),

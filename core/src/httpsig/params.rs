@@ -141,25 +141,25 @@ pub fn parse_signature_input(value: &str) -> Result<(&str, SignatureParams), Sig
     if value.len() > MAX_INPUT_LEN {
         return Err(SignatureError::MalformedInput);
     }
-    let dict = sf::parse_dictionary(value).map_err(|_| SignatureError::MalformedInput)?;
-    let [(label, member)] = dict.as_slice() else {
-        return Err(if dict.is_empty() {
-            SignatureError::MalformedInput
-        } else {
-            SignatureError::MultipleSignatures
-        });
-    };
-    let Member::InnerList(items, params) = member else {
+    let mut dict = sf::parse_dictionary(value).map_err(|_| SignatureError::MalformedInput)?;
+    if dict.len() > 1 {
+        return Err(SignatureError::MultipleSignatures);
+    }
+    // Taken by value: the component names move into the result instead of being copied.
+    let Some((label, Member::InnerList(items, params))) = dict.pop() else {
         return Err(SignatureError::MalformedInput);
     };
-    let mut out = SignatureParams::default();
+    let mut out = SignatureParams {
+        components: Vec::with_capacity(items.len()),
+        ..SignatureParams::default()
+    };
     for (item, item_params) in items {
         // Component parameters (`;sf`, `;key`, `;bs`, `;req`, `;name`) are not part of the
         // AAuth profile; refusing them keeps the base unambiguous.
         let (BareItem::String(name), true) = (item, item_params.is_empty()) else {
             return Err(SignatureError::MalformedInput);
         };
-        let c = Component::parse(name)?;
+        let c = Component::parse_owned(name)?;
         // RFC 9421 §2.5: a component identifier must not be listed twice.
         if out.components.contains(&c) {
             return Err(SignatureError::MalformedInput);
@@ -167,7 +167,7 @@ pub fn parse_signature_input(value: &str) -> Result<(&str, SignatureParams), Sig
         out.components.push(c);
     }
     for (name, v) in params {
-        let p = match *name {
+        let p = match name {
             "created" => ParamName::Created,
             "expires" => ParamName::Expires,
             "nonce" => ParamName::Nonce,
@@ -182,15 +182,15 @@ pub fn parse_signature_input(value: &str) -> Result<(&str, SignatureParams), Sig
         out.order.push(p);
         match (p, v) {
             (ParamName::Created, BareItem::Integer(i)) => {
-                out.created = Some(u64::try_from(*i).map_err(|_| SignatureError::MalformedInput)?);
+                out.created = Some(u64::try_from(i).map_err(|_| SignatureError::MalformedInput)?);
             }
             (ParamName::Expires, BareItem::Integer(i)) => {
-                out.expires = Some(u64::try_from(*i).map_err(|_| SignatureError::MalformedInput)?);
+                out.expires = Some(u64::try_from(i).map_err(|_| SignatureError::MalformedInput)?);
             }
-            (ParamName::Nonce, BareItem::String(s)) => out.nonce = Some(s.clone()),
-            (ParamName::Keyid, BareItem::String(s)) => out.keyid = Some(s.clone()),
-            (ParamName::Alg, BareItem::String(s)) => out.alg = Some(s.clone()),
-            (ParamName::Tag, BareItem::String(s)) => out.tag = Some(s.clone()),
+            (ParamName::Nonce, BareItem::String(s)) => out.nonce = Some(s),
+            (ParamName::Keyid, BareItem::String(s)) => out.keyid = Some(s),
+            (ParamName::Alg, BareItem::String(s)) => out.alg = Some(s),
+            (ParamName::Tag, BareItem::String(s)) => out.tag = Some(s),
             _ => return Err(SignatureError::MalformedInput),
         }
     }

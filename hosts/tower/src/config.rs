@@ -313,7 +313,8 @@ impl<K: KeyFetcher> ResourceConfigBuilder<K> {
     }
 
     /// How many verified `scheme=jwt` tokens to remember (default
-    /// [`DEFAULT_TOKEN_CACHE_CAPACITY`]; 0 turns the cache off). A remembered token is not
+    /// [`DEFAULT_TOKEN_CACHE_CAPACITY`]; 0 turns the cache off: it is then never consulted,
+    /// so its counters stay at zero). A remembered token is not
     /// verified again, and its issuer key not looked up, until its `exp`; the request
     /// signature, the token's time bounds and audience are still checked on every request
     /// (see [`aauth_core::verify::CheckedHeaders::finish_cached`]).

@@ -17,7 +17,7 @@ use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::Request;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, HeaderName};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::auth::AsyncAuthorizeRequest;
 use tracing::Instrument as _;
@@ -28,6 +28,13 @@ use crate::requirement::Requirement;
 use crate::verified::VerifiedAgent;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// Header names looked up on every request, as `HeaderName`s: a `&str` name is parsed
+// (validated, lower-cased, matched against the standard names) on each lookup.
+const NONCE: HeaderName = HeaderName::from_static("nonce");
+const SIGNATURE: HeaderName = HeaderName::from_static("signature");
+const SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
+const SIGNATURE_KEY: HeaderName = HeaderName::from_static("signature-key");
 
 /// The boxed future of [`AAuthPolicy::authorize`](AsyncAuthorizeRequest::authorize).
 pub type AuthorizeFuture =
@@ -104,19 +111,25 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
                 limit: cfg.body_limit,
             });
         }
-        let body = match Limited::new(body, cfg.body_limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => {
-                return Err(Rejection::BodyTooLarge {
-                    limit: cfg.body_limit,
-                });
+        // A body that has already ended (a GET, say) holds nothing to buffer: no frame to
+        // collect, and an empty body is handed on without boxing one.
+        let body = if body.is_end_stream() {
+            Bytes::new()
+        } else {
+            match Limited::new(body, cfg.body_limit).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) if e.is::<LengthLimitError>() => {
+                    return Err(Rejection::BodyTooLarge {
+                        limit: cfg.body_limit,
+                    });
+                }
+                Err(_) => return Err(Rejection::BodyUnreadable),
             }
-            Err(_) => return Err(Rejection::BodyUnreadable),
         };
         let now = (cfg.clock)();
-        let signed = ["signature", "signature-input", "signature-key"]
+        let signed = [SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY]
             .iter()
-            .any(|h| parts.headers.contains_key(*h));
+            .any(|h| parts.headers.contains_key(h));
         if !signed {
             return Err(self.challenge_before_verification(Unmet::Signature));
         }
@@ -128,7 +141,12 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         parts
             .extensions
             .insert(VerifiedAgent::new(verified, scheme));
-        Ok(Request::from_parts(parts, Body::from(body)))
+        let body = if body.is_empty() {
+            Body::empty()
+        } else {
+            Body::from(body)
+        };
+        Ok(Request::from_parts(parts, body))
     }
 
     async fn verify(
@@ -157,8 +175,16 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         let scheme = checked.signature_key().scheme.name();
         // A token verified before skips its decoding, the issuer key lookup and its own
         // verification; the request signature is still checked (aauth_core::verify::TokenCache).
+        // A disabled cache (capacity 0) is not consulted: no token hash, no lookup, and the
+        // token is not prepared for remembering (its thumbprint is not hashed).
         let cache = &cfg.token_cache;
-        if let Some(hit) = checked.token_digest().and_then(|d| cache.get(&d, now)) {
+        let caching = cache.capacity() > 0;
+        let digest = if caching {
+            checked.token_digest()
+        } else {
+            None
+        };
+        if let Some(hit) = digest.and_then(|d| cache.get(&d, now)) {
             let auth = matches!(hit.identity(), Identity::Authorized { .. });
             return checked
                 .finish_cached(&req, &hit, policy, &tokens, now)
@@ -174,12 +200,20 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             },
             None => None,
         };
-        let (verified, remembered) = pending
-            .finish_remembering(&req, resolved.as_deref(), policy, &tokens, now)
-            .map_err(|e| failed(e, auth))?;
-        if let Some(t) = remembered {
-            cache.insert(Arc::new(t), now);
-        }
+        let key = resolved.as_deref();
+        let verified = if caching {
+            let (verified, remembered) = pending
+                .finish_remembering(&req, key, policy, &tokens, now)
+                .map_err(|e| failed(e, auth))?;
+            if let Some(t) = remembered {
+                cache.insert(Arc::new(t), now);
+            }
+            verified
+        } else {
+            pending
+                .finish(&req, key, policy, &tokens, now)
+                .map_err(|e| failed(e, auth))?
+        };
         Ok((verified, scheme))
     }
 
@@ -192,7 +226,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         now: UnixTime,
     ) -> Result<(), Rejection> {
         let cfg = &self.config.inner;
-        let nonces = parts.headers.get_all("nonce").iter().map(|h| h.as_bytes());
+        let nonces = parts.headers.get_all(NONCE).iter().map(|h| h.as_bytes());
         let claim = replay::nonce_claim(
             parts.method.as_str(),
             nonces,

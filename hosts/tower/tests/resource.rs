@@ -88,6 +88,11 @@ async fn granted(agent: VerifiedAgent, method: http::Method) -> axum::Json<Value
     axum::Json(body)
 }
 
+/// The body the handler received, after the layer buffered and digest-checked it.
+async fn echo(_: VerifiedAgent, body: axum::body::Bytes) -> axum::Json<Value> {
+    axum::Json(json!({ "body": String::from_utf8_lossy(&body) }))
+}
+
 /// The auth token the caller presented, as a handler doing token exchange reads it.
 async fn presented(agent: VerifiedAgent, headers: http::HeaderMap) -> axum::Json<Value> {
     axum::Json(json!({ "token": agent.presented_auth_token(&headers) }))
@@ -156,6 +161,12 @@ async fn harness_with(body_limit: usize) -> Harness {
         .route(
             "/presented",
             get(presented).layer(config.require(Requirement::Identified)),
+        )
+        .route(
+            "/echo",
+            get(echo)
+                .post(echo)
+                .layer(config.require(Requirement::Signature)),
         )
         .route("/open", get(granted))
         .merge(config.metadata_router());
@@ -422,6 +433,22 @@ async fn hwk_is_granted_on_a_signature_route() {
             (200, &json!("POST")),
             "{r:?}"
         );
+    })
+    .await;
+}
+
+/// The layer hands the handler the body it buffered and checked, and an empty one for a
+/// request without a body.
+#[tokio::test]
+async fn the_handler_receives_the_verified_body() {
+    bounded(async {
+        let h = harness().await;
+        let r = h
+            .call(Call::post("/echo", br#"{"a":1}"#), &h.hwk(), &h.agent_key)
+            .await;
+        assert_eq!((r.status, &r.body), (200, &json!({ "body": r#"{"a":1}"# })));
+        let r = h.call(Call::get("/echo"), &h.hwk(), &h.agent_key).await;
+        assert_eq!((r.status, &r.body), (200, &json!({ "body": "" })));
     })
     .await;
 }
