@@ -57,6 +57,7 @@
 
 mod error;
 mod postgres;
+mod queries;
 mod sql;
 mod sqlite;
 
