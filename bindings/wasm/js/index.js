@@ -599,11 +599,11 @@ export class KeySetCache {
     }
     // The refetch floor counts every fetch started, including one that fails.
     if (doc) doc.fetchedAt = t;
+    // `fetches` counts requests sent: getDoc's egress check refuses before calling fetch.
+    const counted = (...args) => (this.stats.fetches++, fetchFn(...args));
     const p = (async () => {
       try {
-        this.egress.checkUrl(url, code);
-        this.stats.fetches++;
-        const { body, cacheControl } = await getDoc(fetchFn, url, code, this);
+        const { body, cacheControl } = await getDoc(counted, url, code, this);
         this.#keep(url, { body, expires: t + this.lifetime(cacheControl), fetchedAt: t });
         return body;
       } catch (e) {

@@ -58,8 +58,7 @@ const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
 /// to the verifier, and they close the malleability and weak-key cases catalogued in
 /// "Taming the many EdDSAs" (Chalkias et al., 2020).
 pub(super) fn verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
-    let eq = Equation::new(key, msg, sig)?;
-    eq.holds(eq.computed.compress())
+    Equation::new(key, msg, sig)?.check()
 }
 
 /// Two [`verify`]s that share one field inversion.
@@ -80,7 +79,7 @@ pub(super) fn verify_two(
             let [cx, cy] = EdwardsPoint::compress_batch(&[x.computed, y.computed]);
             [x.holds(cx), y.holds(cy)]
         }
-        (x, y) => [x, y].map(|eq| eq.and_then(|e| e.holds(e.computed.compress()))),
+        (x, y) => [x, y].map(|eq| eq.and_then(|e| e.check())),
     }
 }
 
@@ -115,6 +114,11 @@ impl Equation {
             r: *r,
             computed: EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s),
         })
+    }
+
+    /// Whether the computed point, encoded on its own (one inversion), is `R`.
+    fn check(&self) -> Result<(), VerifyError> {
+        self.holds(self.computed.compress())
     }
 
     /// Whether the computed point, encoded, is `R`. Both are public: no need for a

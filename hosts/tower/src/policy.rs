@@ -179,11 +179,7 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
         // token is not prepared for remembering (its thumbprint is not hashed).
         let cache = &cfg.token_cache;
         let caching = cache.capacity() > 0;
-        let digest = if caching {
-            checked.token_digest()
-        } else {
-            None
-        };
+        let digest = caching.then(|| checked.token_digest()).flatten();
         if let Some(hit) = digest.and_then(|d| cache.get(&d, now)) {
             let auth = matches!(hit.identity(), Identity::Authorized { .. });
             return checked
@@ -201,19 +197,17 @@ impl<K: KeyFetcher> AAuthPolicy<K> {
             None => None,
         };
         let key = resolved.as_deref();
-        let verified = if caching {
-            let (verified, remembered) = pending
-                .finish_remembering(&req, key, policy, &tokens, now)
-                .map_err(|e| failed(e, auth))?;
-            if let Some(t) = remembered {
-                cache.insert(Arc::new(t), now);
-            }
-            verified
+        let (verified, remembered) = if caching {
+            pending.finish_remembering(&req, key, policy, &tokens, now)
         } else {
             pending
                 .finish(&req, key, policy, &tokens, now)
-                .map_err(|e| failed(e, auth))?
-        };
+                .map(|v| (v, None))
+        }
+        .map_err(|e| failed(e, auth))?;
+        if let Some(t) = remembered {
+            cache.insert(Arc::new(t), now);
+        }
         Ok((verified, scheme))
     }
 

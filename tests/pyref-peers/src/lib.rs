@@ -367,8 +367,16 @@ mod tests {
             harness_dir(None, running).canonicalize().ok()
         };
         assert_eq!(found(None), beside);
-        // Found from where the caller runs, also when this crate was compiled elsewhere.
         assert_eq!(found(Some("hosts/agent")), beside);
+        // Another clone with its own shared/ beside it: found from where the caller runs,
+        // not from where this crate was compiled.
+        let other = std::env::temp_dir().join(format!("pyref-peers-{}", std::process::id()));
+        let other_harness = other.join("shared/interop/python-ref");
+        std::fs::create_dir_all(&other_harness).unwrap();
+        std::fs::create_dir_all(other.join("clone/hosts/agent")).unwrap();
+        let from_other = harness_dir(None, Some(other.join("clone/hosts/agent").into()));
+        std::fs::remove_dir_all(&other).unwrap();
+        assert_eq!(from_other, other_harness);
         // Nothing there from the running directory: where this crate was compiled.
         assert_eq!(
             harness_dir(None, Some("/nonexistent/clone".into()))
