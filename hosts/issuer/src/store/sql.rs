@@ -28,7 +28,8 @@ pub(super) fn fk_is_not_found(e: sqlx::Error) -> StoreError {
 }
 
 /// Migrations compiled into the binary, so a deployment is one file: `(version,
-/// description, SQL)` in order. Each backend has its own list with the same versions.
+/// description, SQL)` in order. Each backend has its own list; a version that one dialect
+/// needs (an index SQLite could not use, say) may be missing from the other.
 #[derive(Debug)]
 pub(super) struct Embedded(pub(super) &'static [(i64, &'static str, &'static str)]);
 

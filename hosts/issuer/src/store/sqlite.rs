@@ -20,11 +20,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: u32 = 8;
 
 /// The embedded migrations, in order. Adding one means appending here and adding the file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "active key index",
+        include_str!("../../migrations/sqlite/0002_active_key_index.sql"),
+    ),
+];
 
 /// [`Store`](super::Store) on a single SQLite database file.
 ///
@@ -62,7 +69,15 @@ impl SqliteStore {
     /// [`StoreError::Backend`] if the directory or file cannot be created or opened, or a
     /// migration fails (for example because the file was migrated by a newer version).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref();
+        Self::open_migrated(path.as_ref(), MIGRATIONS).await
+    }
+
+    /// [`open`](Self::open) with the given migrations; tests use a prefix to stand for an
+    /// older build.
+    async fn open_migrated(
+        path: &Path,
+        migrations: &'static [(i64, &'static str, &'static str)],
+    ) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
@@ -78,7 +93,7 @@ impl SqliteStore {
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
             .await?;
-        Migrator::new(Embedded(MIGRATIONS))
+        Migrator::new(Embedded(migrations))
             .await?
             .run(&pool)
             .await?;
@@ -103,3 +118,78 @@ impl SqliteStore {
 // Text sorts by bytes: BINARY is SQLite's default collation, spelled out to match
 // PostgreSQL's "C".
 impl_store!(SqliteStore, sqlx::Sqlite, byte_order = "COLLATE BINARY");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewSigningKey, Store};
+
+    fn key(kid: &str) -> NewSigningKey<'_> {
+        NewSigningKey {
+            kid,
+            alg: "EdDSA",
+            private_seed: &[7; 32],
+            public_jwk: r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#,
+        }
+    }
+
+    async fn plan(pool: &SqlitePool, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Every active-key lookup in `queries.rs` says `WHERE active`; SQLite must answer it from
+    /// the partial unique index, not by scanning every key ever retired.
+    #[tokio::test]
+    async fn the_active_key_is_found_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("i.db")).await.unwrap();
+        for sql in [
+            "SELECT kid FROM signing_keys WHERE active",
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE active)",
+            "UPDATE signing_keys SET active = false WHERE active",
+        ] {
+            let plan = plan(&store.pool, sql).await;
+            assert!(
+                plan.contains("USING COVERING INDEX signing_keys_one_active")
+                    || plan.contains("USING INDEX signing_keys_one_active"),
+                "{sql}: {plan}"
+            );
+        }
+    }
+
+    /// A database written by a build with only the first migration keeps its keys, and the
+    /// rebuilt index still allows one active key.
+    #[tokio::test]
+    async fn a_version_1_database_keeps_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.db");
+        let old = SqliteStore::open_migrated(&path, &MIGRATIONS[..1])
+            .await
+            .unwrap();
+        old.bootstrap_key(&key("k1"), 100).await.unwrap();
+        old.rotate(&key("k2"), 200).await.unwrap();
+        old.close().await;
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.active_key().await.unwrap().unwrap().kid, "k2");
+        let kids: Vec<String> = store
+            .verification_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(kids, ["k2", "k1"]);
+        let second_active = sqlx::query("UPDATE signing_keys SET active = true WHERE kid = 'k1'")
+            .execute(&store.pool)
+            .await;
+        assert!(second_active.is_err(), "two active keys were accepted");
+        store.rotate(&key("k3"), 300).await.unwrap();
+        assert_eq!(store.active_key().await.unwrap().unwrap().kid, "k3");
+    }
+}
