@@ -20,16 +20,41 @@ pub(super) fn from_jwk(jwk: &Jwk) -> Result<VerifyingKey, KeyError> {
     decode(&bytes)
 }
 
-/// Decodes a public key, refusing points of small order ("weak" keys: any signature made
-/// for one verifies for many messages). Every key [`verify`] sees was decoded here, so the
-/// check runs once per key instead of on every verification.
+/// Decodes a public key as RFC 8032 §5.1.3 does, refusing points of small order ("weak"
+/// keys: any signature made for one verifies for many messages). Every key [`verify`] sees
+/// was decoded here, so the checks run once per key instead of on every verification.
+///
+/// ed25519-dalek decodes more leniently than §5.1.3: it reduces a `y` at or above `p` and
+/// takes `x = 0` with the sign bit set. Those encodings are refused first; what is left
+/// encodes each point exactly once, so a point is of small order exactly when its bytes
+/// are one of [`SMALL_ORDER_ENCODINGS`], a table lookup instead of ed25519-dalek's
+/// `is_weak` (three point doublings and a projective comparison on every new key, such as
+/// the `cnf.jwk` of each auth token).
 pub(super) fn decode(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
-    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidKey)?;
-    if key.is_weak() {
+    if !is_canonical(bytes) || SMALL_ORDER_ENCODINGS.contains(bytes) {
         return Err(KeyError::InvalidKey);
     }
-    Ok(key)
+    VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidKey)
 }
+
+/// Whether `bytes` is an encoding RFC 8032 §5.1.3 decodes: `y < p` (steps 1-2), and not
+/// `x = 0` with the sign bit set (step 4). `x = 0` only for `y = ±1`, so the second rule
+/// names two encodings.
+fn is_canonical(bytes: &[u8; 32]) -> bool {
+    /// `p - 1 = 2^255 - 20`, little-endian: `y` at or above `p` is `p - 1` plus 1 to 18.
+    const P_MINUS_1: [u8; 32] =
+        hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    let sign = bytes[31] >> 7;
+    // Little-endian comparison: the most significant byte that differs decides.
+    let at_or_above_p = y.iter().rev().cmp(P_MINUS_1.iter().rev()).is_gt();
+    let x_is_zero = y == P_MINUS_1 || y == ONE;
+    !(at_or_above_p || (x_is_zero && sign == 1))
+}
+
+/// `y = 1`, little-endian: the identity's encoding.
+const ONE: [u8; 32] = hex32(b"0100000000000000000000000000000000000000000000000000000000000000");
 
 /// The canonical encodings of the eight points of small order (the torsion subgroup E\[8\]):
 /// the identity, the point of order 2, two of order 4 and four of order 8.
@@ -45,8 +70,9 @@ const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
 ];
 
 /// Ed25519 verification (RFC 8032 §5.1.7) with the strictness of ed25519-dalek's
-/// `verify_strict`: canonical `s`, `R` and the key not of small order. It accepts exactly
-/// what `verify_strict` accepts, for less work:
+/// `verify_strict`: canonical `s`, `R` and the key not of small order. For keys encoded as
+/// RFC 8032 §5.1.3 requires (the only ones [`decode`] takes) it accepts exactly what
+/// `verify_strict` accepts, for less work:
 /// - the cofactorless check compares `R`'s bytes with the canonical encoding of
 ///   `[s]B - [k]A` (what ed25519-dalek's `Verifier::verify` computes), so a non-canonical
 ///   `R` never passes, and a passing `R` is of small order exactly when its bytes are one of
@@ -317,6 +343,65 @@ mod tests {
         }
         let honest = SigningKey::from_seed(&SEED).public_bytes();
         assert!(decode(&honest).is_ok());
+    }
+
+    /// RFC 8032 §5.1.3 with the small-order refusal, written the slow way: decompress, encode
+    /// again (canonical iff the bytes come back) and multiply by the cofactor.
+    fn strict_reference(bytes: &[u8; 32]) -> bool {
+        CompressedEdwardsY(*bytes)
+            .decompress()
+            .is_some_and(|p| p.compress().to_bytes() == *bytes && !p.is_small_order())
+    }
+
+    /// Encodings of small-order points, every non-canonical encoding there is (`y = p + i`
+    /// for both signs, the two "negative zero" encodings), honest keys, honest keys plus a
+    /// torsion point (mixed order: valid keys), and pseudo-random bytes (about half not on
+    /// the curve): [`decode`] accepts exactly what the reference accepts.
+    #[test]
+    fn decoding_accepts_exactly_the_canonical_keys_of_large_order() {
+        let mut cases: Vec<[u8; 32]> = SMALL_ORDER_ENCODINGS.to_vec();
+        let mut non_canonical = Vec::new();
+        for i in 0..19u8 {
+            // p + i = 2^255 - 19 + i, little-endian.
+            let mut y = [0xff; 32];
+            y[0] = 0xed + i;
+            for sign in [0x7f, 0xff] {
+                y[31] = sign;
+                non_canonical.push(y);
+            }
+        }
+        for zero in [ONE, SMALL_ORDER_ENCODINGS[1]] {
+            let mut negative = zero;
+            negative[31] |= 0x80;
+            non_canonical.push(negative);
+        }
+        let lenient = non_canonical
+            .iter()
+            .filter(|b| VerifyingKey::from_bytes(b).is_ok())
+            .count();
+        assert!(
+            lenient >= 4,
+            "ed25519-dalek takes {lenient} of them: the check is ours"
+        );
+        cases.extend(&non_canonical);
+        for i in 0..512u32 {
+            let seed: [u8; 32] = Sha512::digest(i.to_le_bytes())[..32].try_into().unwrap();
+            let honest = EdwardsPoint::mul_base(&secret_scalar(&seed));
+            cases.push(honest.compress().to_bytes());
+            let torsion = EIGHT_TORSION[i as usize % 8];
+            cases.push((honest + torsion).compress().to_bytes());
+            cases.push(seed);
+        }
+        let mut accepted = 0;
+        for bytes in &cases {
+            let ours = decode(bytes).is_ok();
+            assert_eq!(ours, strict_reference(bytes), "{bytes:02x?}");
+            accepted += usize::from(ours);
+        }
+        for bytes in non_canonical.iter().chain(&SMALL_ORDER_ENCODINGS) {
+            assert_eq!(decode(bytes).err(), Some(KeyError::InvalidKey));
+        }
+        assert!(accepted > 1024, "only {accepted} accepted");
     }
 
     /// A signature whose `R` is the identity, for an honest key: `s = k·a` makes

@@ -154,7 +154,7 @@ pub(crate) fn run(dir: &Path) -> Result<(), Error> {
         w,
         "\nThe floor is ed25519-dalek's cofactorless `verify` on pre-parsed keys: one \
          double-base scalar multiplication, one point compression and SHA-512 per signature, \
-         the least arithmetic a verification needs. aauth-core refuses exactly what \
+         the least arithmetic a verification needs. aauth-core refuses what \
          `verify_strict` refuses (small-order `R` and keys, non-canonical encodings) without \
          `verify_strict`'s extra decompression of `R`, so its strictness costs a table \
          lookup here, not a square root (`verify_strict` would add two decompressions to the \
