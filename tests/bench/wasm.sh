@@ -42,6 +42,8 @@ if command -v node >/dev/null; then
 fi
 if [ "${WASM_SKIP_WASMTIME:-0}" != 1 ]; then
   ST="${SPIN_TARGET_DIR:-$HOME/.cache/aauth-target-spin}"
+  # tests/spin-host builds `release` at opt-level 1 (its Cargo.toml): the timed loop runs inside
+  # the module, machine code Cranelift emits the same whatever Cranelift was built with.
   (cd tests/spin-host && CARGO_TARGET_DIR="$ST" cargo build --release --locked --bin wasm-verify-bench)
   "${PIN[@]}" "$ST/release/wasm-verify-bench" "$WASM" "$ITERS" > "$DIR/wasm-wasmtime.json"
 fi
