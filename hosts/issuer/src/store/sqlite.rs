@@ -177,14 +177,9 @@ mod tests {
 
         let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(store.active_key().await.unwrap().unwrap().kid, "k2");
-        let kids: Vec<String> = store
-            .verification_keys()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|k| k.kid)
-            .collect();
-        assert_eq!(kids, ["k2", "k1"]);
+        let keys = store.verification_keys().await.unwrap();
+        let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, ["k2", "k1"], "both keys kept, the active one first");
         let second_active = sqlx::query("UPDATE signing_keys SET active = true WHERE kid = 'k1'")
             .execute(&store.pool)
             .await;
