@@ -41,7 +41,7 @@ pub(super) fn decode(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
 /// `x = 0` with the sign bit set (step 4). `x = 0` only for `y = ±1`, so the second rule
 /// names two encodings.
 fn is_canonical(bytes: &[u8; 32]) -> bool {
-    /// `p - 1 = 2^255 - 20`, little-endian: `y` at or above `p` is `p - 1` plus 1 to 18.
+    /// `p - 1 = 2^255 - 20`, little-endian: `y` at or above `p` is `p - 1` plus 1 to 19.
     const P_MINUS_1: [u8; 32] =
         hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
     let mut y = *bytes;
