@@ -41,26 +41,27 @@ pub(super) fn decode(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
 /// `x = 0` with the sign bit set (step 4). `x = 0` only for `y = ±1`, so the second rule
 /// names two encodings.
 fn is_canonical(bytes: &[u8; 32]) -> bool {
-    /// `p - 1 = 2^255 - 20`, little-endian: `y` at or above `p` is `p - 1` plus 1 to 19.
-    const P_MINUS_1: [u8; 32] =
-        hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
     let mut y = *bytes;
     y[31] &= 0x7f;
     let sign = bytes[31] >> 7;
-    // Little-endian comparison: the most significant byte that differs decides.
-    let at_or_above_p = y.iter().rev().cmp(P_MINUS_1.iter().rev()).is_gt();
-    let x_is_zero = y == P_MINUS_1 || y == ONE;
+    // `Y_MINUS_ONE` is `p - 1`: `y` at or above `p` is greater. Little-endian, so the most
+    // significant byte that differs decides.
+    let at_or_above_p = y.iter().rev().cmp(Y_MINUS_ONE.iter().rev()).is_gt();
+    let x_is_zero = y == Y_MINUS_ONE || y == Y_ONE;
     !(at_or_above_p || (x_is_zero && sign == 1))
 }
 
-/// `y = 1`, little-endian: the identity's encoding.
-const ONE: [u8; 32] = hex32(b"0100000000000000000000000000000000000000000000000000000000000000");
+/// `y = 1`, `x = 0`, little-endian: the identity.
+const Y_ONE: [u8; 32] = hex32(b"0100000000000000000000000000000000000000000000000000000000000000");
+/// `y = -1 = p - 1 = 2^255 - 20`, `x = 0`: the point of order 2.
+const Y_MINUS_ONE: [u8; 32] =
+    hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
 
 /// The canonical encodings of the eight points of small order (the torsion subgroup E\[8\]):
 /// the identity, the point of order 2, two of order 4 and four of order 8.
 const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
-    hex32(b"0100000000000000000000000000000000000000000000000000000000000000"),
-    hex32(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    Y_ONE,
+    Y_MINUS_ONE,
     hex32(b"0000000000000000000000000000000000000000000000000000000000000000"),
     hex32(b"0000000000000000000000000000000000000000000000000000000000000080"),
     hex32(b"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
@@ -370,7 +371,7 @@ mod tests {
                 non_canonical.push(y);
             }
         }
-        for zero in [ONE, SMALL_ORDER_ENCODINGS[1]] {
+        for zero in [Y_ONE, Y_MINUS_ONE] {
             let mut negative = zero;
             negative[31] |= 0x80;
             non_canonical.push(negative);

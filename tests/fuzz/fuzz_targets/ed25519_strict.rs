@@ -1,9 +1,10 @@
 //! Differential: aauth-core's Ed25519 verification (cofactorless check + small-order `R`
 //! table + non-canonical and weak keys refused at decode) accepts exactly what
 //! ed25519-dalek's `verify_strict` accepts for keys encoded as RFC 8032 §5.1.3 requires
-//! (the encoding round-trips; ed25519-dalek alone also reduces `y >= p`). Inputs are built around valid signatures, since random bytes almost never are
-//! one: arbitrary bytes, a valid signature with input-chosen bit flips, and forgeries with a
-//! small-order `R` (`s = k·a`) against honest and mixed-order keys.
+//! (the encoding round-trips; ed25519-dalek alone also reduces `y >= p`). Inputs are built
+//! around valid signatures, since random bytes almost never are one: arbitrary bytes, a
+//! valid signature with input-chosen bit flips, and forgeries with a small-order `R`
+//! (`s = k·a`) against honest and mixed-order keys.
 #![no_main]
 
 use aauth_core::{PublicKey, Signer as _, SigningKey};

@@ -17,7 +17,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `max_connections` must cover this times the number of processes.
 const MAX_CONNECTIONS: u32 = 16;
 
-/// The embedded migrations, in order; versions match the SQLite list one for one.
+/// The embedded migrations, in order. SQLite's version 2 has no counterpart here: it
+/// rebuilt an index to say `WHERE active`, which this one always said.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
     "initial",

@@ -24,6 +24,20 @@
 //! `Send` for the [`Store`](super::Store) signatures. The expansion is plain concrete sqlx
 //! code that the compiler and clippy check once per backend.
 
+/// The statements that find the active signing key by `WHERE active`. Named so that the
+/// SQLite test can check that each is answered from the partial unique index on the active
+/// row (`migrations/sqlite/0002_active_key_index.sql`), not by scanning every retired key.
+pub(super) const ACTIVE_KEY: &str =
+    "SELECT kid, alg, private_seed, public_jwk, created_at FROM signing_keys WHERE active";
+/// `rotate`'s first step: the partial unique index allows only one active row.
+pub(super) const DEACTIVATE_KEYS: &str = "UPDATE signing_keys SET active = false WHERE active";
+/// `bootstrap_key`: the `NOT EXISTS` guard and the partial unique index on the active row
+/// together let exactly one of several concurrent first starts insert.
+pub(super) const BOOTSTRAP_KEY: &str = "INSERT INTO signing_keys \
+     (kid, alg, private_seed, public_jwk, created_at, active) \
+     SELECT $1, $2, $3, $4, $5, true \
+     WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE active)";
+
 /// Implements [`Store`](super::Store) for `$store`, a struct of the invoking module with a
 /// `pool: sqlx::Pool<$db>` field, inside a private module `store_impl`. `$db` is a full
 /// path (`sqlx::Sqlite`); `byte_order` is the `COLLATE` clause that sorts text by its bytes.
@@ -36,6 +50,7 @@ macro_rules! impl_store {
             use zeroize::Zeroizing;
 
             use super::$store;
+            use $crate::store::queries::{ACTIVE_KEY, BOOTSTRAP_KEY, DEACTIVATE_KEYS};
             use $crate::store::sql::{
                 SqlRow, bootstrapped, fk_is_not_found, from_db, pending_from_row, request_from_row,
                 to_db, user_from_row, why_unusable,
@@ -570,12 +585,7 @@ macro_rules! impl_store {
                 }
 
                 async fn active_key(&self) -> Result<Option<SigningKey>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT kid, alg, private_seed, public_jwk, created_at FROM signing_keys \
-                         WHERE active",
-                    )
-                    .fetch_optional(&self.pool)
-                    .await?;
+                    let row = sqlx::query(ACTIVE_KEY).fetch_optional(&self.pool).await?;
                     let Some(row) = row else { return Ok(None) };
                     Ok(Some(SigningKey {
                         kid: row.try_get("kid")?,
@@ -614,10 +624,7 @@ macro_rules! impl_store {
                 ) -> Result<(), StoreError> {
                     check_new_key(key)?;
                     let mut tx = self.pool.begin().await?;
-                    // Deactivate first: the partial unique index allows only one active row.
-                    sqlx::query("UPDATE signing_keys SET active = false WHERE active")
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(DEACTIVATE_KEYS).execute(&mut *tx).await?;
                     sqlx::query(
                         "INSERT INTO signing_keys \
                          (kid, alg, private_seed, public_jwk, created_at, active) \
@@ -640,23 +647,16 @@ macro_rules! impl_store {
                     now: u64,
                 ) -> Result<bool, StoreError> {
                     check_new_key(key)?;
-                    // One statement: the NOT EXISTS guard and the partial unique index on the
-                    // active row together let exactly one of several concurrent first starts
-                    // insert.
-                    let done = sqlx::query(
-                        "INSERT INTO signing_keys \
-                         (kid, alg, private_seed, public_jwk, created_at, active) \
-                         SELECT $1, $2, $3, $4, $5, true \
-                         WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE active)",
-                    )
-                    .bind(key.kid)
-                    .bind(key.alg)
-                    .bind(key.private_seed)
-                    .bind(key.public_jwk)
-                    .bind(to_db(now)?)
-                    .execute(&self.pool)
-                    .await
-                    .map(|done| done.rows_affected());
+                    // One statement (see BOOTSTRAP_KEY).
+                    let done = sqlx::query(BOOTSTRAP_KEY)
+                        .bind(key.kid)
+                        .bind(key.alg)
+                        .bind(key.private_seed)
+                        .bind(key.public_jwk)
+                        .bind(to_db(now)?)
+                        .execute(&self.pool)
+                        .await
+                        .map(|done| done.rows_affected());
                     bootstrapped(done)
                 }
 

@@ -122,6 +122,7 @@ impl_store!(SqliteStore, sqlx::Sqlite, byte_order = "COLLATE BINARY");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::queries::{ACTIVE_KEY, BOOTSTRAP_KEY, DEACTIVATE_KEYS};
     use crate::store::{NewSigningKey, Store};
 
     fn key(kid: &str) -> NewSigningKey<'_> {
@@ -142,17 +143,13 @@ mod tests {
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
     }
 
-    /// Every active-key lookup in `queries.rs` says `WHERE active`; SQLite must answer it from
-    /// the partial unique index, not by scanning every key ever retired.
+    /// Every statement the store runs to find the active key is answered from the partial
+    /// unique index, not by scanning every key ever retired.
     #[tokio::test]
     async fn the_active_key_is_found_through_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("i.db")).await.unwrap();
-        for sql in [
-            "SELECT kid FROM signing_keys WHERE active",
-            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE active)",
-            "UPDATE signing_keys SET active = false WHERE active",
-        ] {
+        for sql in [ACTIVE_KEY, DEACTIVATE_KEYS, BOOTSTRAP_KEY] {
             let plan = plan(&store.pool, sql).await;
             assert!(
                 plan.contains("USING COVERING INDEX signing_keys_one_active")
